@@ -1,0 +1,42 @@
+/*
+ * utf8.h - incremental UTF-8 validation (RFC 3629), for text messages whose
+ * bytes arrive in pieces: split across reads, frames and inflate output.
+ *
+ * A zero-initialised struct utf8_state is the state before any byte. Feed
+ * every byte of the text in order; at the end utf8_state_complete() says
+ * whether the whole was valid. Overlong forms, surrogates (U+D800-DFFF) and
+ * code points above U+10FFFF are invalid. No allocation, no globals.
+ */
+#ifndef WSDBG_UTF8_H
+#define WSDBG_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct utf8_state {
+	uint8_t need;    /* continuation bytes still expected in this sequence */
+	uint8_t lo, hi;  /* allowed range of the next continuation byte */
+	bool invalid;    /* an invalid byte was seen; sticky */
+};
+
+/* Validates n more bytes. Once invalid, stays invalid (cheaply). */
+void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n);
+
+/* True if everything fed so far is valid UTF-8 and no sequence is open. */
+static inline bool utf8_state_complete(const struct utf8_state *s)
+{
+	return !s->invalid && s->need == 0;
+}
+
+/* True if nothing fed so far is invalid (an open sequence may still end
+ * well). Useful to fail fast on a partial message. */
+static inline bool utf8_state_ok(const struct utf8_state *s)
+{
+	return !s->invalid;
+}
+
+/* One-shot check of a whole buffer. */
+bool utf8_is_valid(const uint8_t *p, size_t n);
+
+#endif

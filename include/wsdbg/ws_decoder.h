@@ -1,0 +1,143 @@
+/*
+ * ws_decoder.h - one direction of a WebSocket connection: bytes in,
+ * messages out.
+ *
+ * Built on ws_frame.h, it applies the RFC 6455 rules that need context
+ * (masking per role, reserved opcodes and bits, control frames, fragments
+ * and their reassembly with control frames in between), validates text as
+ * UTF-8 across fragment boundaries, parses close frames, and decompresses
+ * permessage-deflate messages (RFC 7692).
+ *
+ * It never holds a whole large message: each message reports its full size
+ * but keeps only a bounded prefix of its payload (after decompression). A
+ * compressed message is still inflated to its end so the shared window stays
+ * right. Memory is taken lazily: a decoder that has only seen small messages
+ * holds small buffers; the inflate stream exists only once a compressed
+ * message arrives.
+ *
+ * After a protocol error the direction stops: ws_decoder_error() names the
+ * rule broken and later input is ignored. Whatever the bytes, the decoder
+ * never reads outside its input, never loops without consuming, never
+ * crashes.
+ */
+#ifndef WSDBG_WS_DECODER_H
+#define WSDBG_WS_DECODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wsdbg/utf8.h"
+#include "wsdbg/ws_error.h"
+#include "wsdbg/ws_extensions.h"
+#include "wsdbg/ws_frame.h"
+
+struct ws_inflate;
+
+struct ws_decoder_config {
+	bool from_client;          /* sender is the client: frames must be
+				      masked (RFC 6455 5.3); else they must not */
+	size_t keep_text;          /* bytes kept of each text message */
+	size_t keep_binary;        /* bytes kept of each binary message (0: none) */
+	bool deflate;              /* permessage-deflate agreed: RSV1 means
+				      compressed (RFC 7692 6) */
+	uint8_t window_bits;       /* sender's max window bits, 8..15 */
+	bool no_context_takeover;  /* sender resets its window each message */
+	bool inflate;              /* decompress; when false compressed messages
+				      are reported with wire size, no data */
+};
+
+/* Fills cfg for the direction whose sender is the client (from_client) or
+ * the server, from the agreed deflate parameters (NULL: none). Keep sizes
+ * and inflate are left as they were. */
+void ws_decoder_config_set_deflate(struct ws_decoder_config *cfg,
+				   bool from_client,
+				   const struct ws_deflate_params *params);
+
+/* A complete message (or control frame). */
+struct ws_message {
+	uint8_t opcode;         /* WS_OPCODE_TEXT, _BINARY, _CLOSE, _PING, _PONG */
+	bool compressed;        /* sent with RSV1 (permessage-deflate) */
+	bool inflated;          /* size and data are after decompression */
+	bool truncated;         /* data holds only the first `kept` bytes */
+	bool utf8_valid;        /* text / close reason is valid UTF-8; true
+				   for binary, ping, pong */
+	uint32_t frames;        /* frames it came in; 1 for control frames */
+	uint64_t size;          /* payload bytes after reassembly (and
+				   decompression when inflated) */
+	uint64_t wire_size;     /* payload bytes on the wire, all frames */
+	const uint8_t *data;    /* first `kept` payload bytes; valid until the
+				   next call on this decoder */
+	size_t kept;
+	/* Close frames only (RFC 6455 5.5.1). */
+	int close_code;         /* -1 when the frame has no status code */
+	bool close_code_valid;  /* ws_close_code_is_valid(); false if none or
+				   a 1-byte body */
+	const uint8_t *close_reason; /* within data, close_reason_len bytes */
+	size_t close_reason_len;
+};
+
+/* Decoder state: embed it or allocate it; init before use, free after. */
+struct ws_decoder {
+	struct ws_decoder_config cfg;
+	struct ws_frame_decoder frame;
+	enum ws_error error;
+
+	/* The data message being reassembled, if any (RFC 6455 5.4). */
+	bool in_message;
+	bool close_seen;
+	struct ws_message msg;   /* its figures so far */
+	struct utf8_state utf8;
+	size_t keep_limit;       /* keep_text or keep_binary for this message */
+
+	/* Kept prefix of the current data message; grows up to keep_limit. */
+	uint8_t *keep;
+	size_t keep_len;
+	size_t keep_cap;
+
+	/* The control frame being read (RFC 6455 5.5: at most 125 bytes). */
+	uint8_t control[WS_CONTROL_MAX_PAYLOAD];
+	size_t control_len;
+
+	struct ws_inflate *inflate; /* created on the first compressed message */
+
+	uint64_t frames;         /* frame headers seen, all opcodes */
+};
+
+/* Sets d up for cfg. Allocates nothing; cannot fail. */
+void ws_decoder_init(struct ws_decoder *d, const struct ws_decoder_config *cfg);
+
+/* Releases the buffers and inflate stream d holds; d may be re-initialised. */
+void ws_decoder_free(struct ws_decoder *d);
+
+enum ws_decode_status {
+	WS_DECODE_NEED_MORE = 0, /* all input consumed, no message completed */
+	WS_DECODE_MESSAGE,       /* *msg is a completed message */
+	WS_DECODE_ERROR,         /* ws_decoder_error(d) says why */
+};
+
+/*
+ * Consumes bytes of buf until a message completes or buf is used up, and
+ * stores how many in *consumed (<= len).
+ *   WS_DECODE_MESSAGE: *msg holds the message; call again with the rest.
+ *   WS_DECODE_NEED_MORE: *consumed == len; nothing completed yet.
+ *   WS_DECODE_ERROR: a protocol error at buf[*consumed]; decoding of this
+ *     direction has stopped. Later calls return WS_DECODE_ERROR at once,
+ *     consuming all of their input.
+ * buf is never written. msg->data stays valid until the next call.
+ */
+enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
+				      size_t len, size_t *consumed,
+				      struct ws_message *msg);
+
+/* Why decoding stopped, or WS_OK. */
+static inline enum ws_error ws_decoder_error(const struct ws_decoder *d)
+{
+	return d->error;
+}
+
+/* Stops decoding with err (say, WS_ERR_GAP when bytes went unseen). Has no
+ * effect if the decoder already stopped. */
+void ws_decoder_fail(struct ws_decoder *d, enum ws_error err);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * ws_inflate.h - RFC 7692 7.2.2 decompression of one direction's messages.
+ *
+ * One zlib raw-inflate stream per direction. The LZ77 window carries over
+ * from message to message unless the sender agreed to no_context_takeover;
+ * a message that ends with a BFINAL block keeps the window too (RFC 7692
+ * 7.2.3.4). Input may be masked: it is unmasked on the way in, so the
+ * caller's buffer is never written.
+ */
+#ifndef WSDBG_WS_INFLATE_H
+#define WSDBG_WS_INFLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wsdbg/ws_error.h"
+
+struct ws_inflate;
+
+/* Receives each piece of decompressed output, in order. The pointer is
+ * valid only during the call. */
+typedef void (*ws_inflate_sink)(void *ctx, const uint8_t *out, size_t len);
+
+/* A new stream for a sender whose window is 2^window_bits (8..15; 8 is
+ * inflated as 9, which zlib needs and which still decodes it). NULL when
+ * memory is short. Free with ws_inflate_free(). */
+struct ws_inflate *ws_inflate_new(unsigned window_bits);
+
+void ws_inflate_free(struct ws_inflate *z);
+
+/* Decompresses len more payload bytes of the current message. mask is the
+ * frame's masking key (NULL when unmasked) and offset the position of in[0]
+ * within that frame's payload. Returns WS_OK or WS_ERR_INFLATE (then the
+ * stream is unusable) or WS_ERR_NOMEM. */
+enum ws_error ws_inflate_feed(struct ws_inflate *z, const uint8_t *in,
+			      size_t len, const uint8_t *mask,
+			      uint64_t offset, ws_inflate_sink sink,
+			      void *ctx);
+
+/* Ends the current message: appends the 0x00 0x00 0xff 0xff tail that the
+ * sender removed, flushes the output, and, when reset is true
+ * (no_context_takeover), forgets the window. Same returns as feed. */
+enum ws_error ws_inflate_end_message(struct ws_inflate *z, bool reset,
+				     ws_inflate_sink sink, void *ctx);
+
+#endif

@@ -1,0 +1,1 @@
+typedef int wsdbg_wip_;
