@@ -1,1 +1,129 @@
+/* test_utf8.c - incremental UTF-8 validation (RFC 3629 section 4). */
 #include <criterion/criterion.h>
+#include <string.h>
+
+#include "wsdbg/utf8.h"
+
+#define VALID(s) cr_assert(utf8_is_valid((const uint8_t *)(s), sizeof(s) - 1), \
+			   "should be valid: %s", #s)
+#define INVALID(s) cr_assert_not(utf8_is_valid((const uint8_t *)(s), \
+					       sizeof(s) - 1), \
+				 "should be invalid: %s", #s)
+
+/* Validates s cut into two at every point, and byte by byte. */
+static bool valid_at_every_split(const char *s, size_t n)
+{
+	bool whole = utf8_is_valid((const uint8_t *)s, n);
+	for (size_t cut = 0; cut <= n; cut++) {
+		struct utf8_state st = {0};
+		utf8_feed(&st, (const uint8_t *)s, cut);
+		utf8_feed(&st, (const uint8_t *)s + cut, n - cut);
+		cr_assert_eq(utf8_state_complete(&st), whole, "cut at %zu", cut);
+	}
+	struct utf8_state st = {0};
+	for (size_t i = 0; i < n; i++)
+		utf8_feed(&st, (const uint8_t *)s + i, 1);
+	cr_assert_eq(utf8_state_complete(&st), whole, "byte by byte");
+	return whole;
+}
+
+Test(utf8, ascii_and_empty_text_are_valid)
+{
+	VALID("");
+	VALID("hello, world");
+	VALID("\x00\x7f");
+}
+
+Test(utf8, every_sequence_length_is_accepted)
+{
+	VALID("\xc2\x80");             /* U+0080 */
+	VALID("\xdf\xbf");             /* U+07FF */
+	VALID("\xe0\xa0\x80");         /* U+0800 */
+	VALID("\xef\xbf\xbf");         /* U+FFFF */
+	VALID("\xf0\x90\x80\x80");     /* U+10000 */
+	VALID("\xf4\x8f\xbf\xbf");     /* U+10FFFF */
+	VALID("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
+}
+
+Test(utf8, overlong_forms_are_rejected)
+{
+	INVALID("\xc0\x80");
+	INVALID("\xc1\xbf");
+	INVALID("\xe0\x80\x80");
+	INVALID("\xe0\x9f\xbf");
+	INVALID("\xf0\x80\x80\x80");
+	INVALID("\xf0\x8f\xbf\xbf");
+}
+
+Test(utf8, surrogates_are_rejected)
+{
+	INVALID("\xed\xa0\x80"); /* U+D800 */
+	INVALID("\xed\xbf\xbf"); /* U+DFFF */
+	VALID("\xed\x9f\xbf");   /* U+D7FF */
+}
+
+Test(utf8, code_points_above_10ffff_are_rejected)
+{
+	INVALID("\xf4\x90\x80\x80");
+	INVALID("\xf5\x80\x80\x80");
+	INVALID("\xff");
+	INVALID("\xfe");
+}
+
+Test(utf8, stray_and_missing_continuation_bytes_are_rejected)
+{
+	INVALID("\x80");
+	INVALID("a\xbf");
+	INVALID("\xc2");
+	INVALID("\xe2\x82");
+	INVALID("\xe2\x82x");
+	INVALID("\xf0\x9f\x98");
+}
+
+Test(utf8, verdict_is_the_same_at_every_split)
+{
+	static const char *samples[] = {
+		"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80!",
+		"\xf4\x8f\xbf\xbf\xed\x9f\xbf",
+		"abc\xed\xa0\x80xyz",
+		"\xf0\x9f\x98",
+		"0123456789abcdef\xe2\x82\xac" "0123456789abcdef",
+	};
+	bool expected[] = {true, true, false, false, true};
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		cr_assert_eq(valid_at_every_split(samples[i],
+						  strlen(samples[i])),
+			     expected[i], "sample %zu", i);
+}
+
+Test(utf8, bad_byte_is_found_at_every_position_of_a_long_ascii_run)
+{
+	/* The ASCII fast path reads 8 bytes at a time: put the bad byte at
+	 * each offset so none slips between words. */
+	char buf[41];
+	for (size_t pos = 0; pos < 40; pos++) {
+		memset(buf, 'a', 40);
+		buf[pos] = (char)0x80;
+		cr_assert_not(utf8_is_valid((const uint8_t *)buf, 40),
+			      "bad byte at %zu missed", pos);
+	}
+}
+
+Test(utf8, invalid_state_is_sticky)
+{
+	struct utf8_state st = {0};
+	utf8_feed(&st, (const uint8_t *)"\xff", 1);
+	cr_assert_not(utf8_state_ok(&st));
+	utf8_feed(&st, (const uint8_t *)"abc", 3);
+	cr_assert_not(utf8_state_complete(&st));
+}
+
+Test(utf8, open_sequence_is_ok_but_not_complete)
+{
+	struct utf8_state st = {0};
+	utf8_feed(&st, (const uint8_t *)"\xe2\x82", 2);
+	cr_assert(utf8_state_ok(&st));
+	cr_assert_not(utf8_state_complete(&st));
+	utf8_feed(&st, (const uint8_t *)"\xac", 1);
+	cr_assert(utf8_state_complete(&st));
+}

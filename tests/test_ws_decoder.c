@@ -1,1 +1,520 @@
+/*
+ * test_ws_decoder.c - RFC 6455 decoding: the section 5.7 examples as golden
+ * vectors, then one test per protocol rule and per error. Every input goes
+ * through decode_log_expect(), which feeds it whole, byte by byte and at
+ * every two-way split and requires the same events each time.
+ */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode_log.h"
+#include "strbuf.h"
+#include "wsdbg/ws_close.h"
+#include "wsdbg/ws_decoder.h"
+
+/* Server-to-client direction: frames unmasked. */
+static const struct ws_decoder_config from_server = {
+	.from_client = false, .keep_text = 10240, .keep_binary = 64,
+	.inflate = true};
+/* Client-to-server direction: frames masked. */
+static const struct ws_decoder_config from_client = {
+	.from_client = true, .keep_text = 10240, .keep_binary = 64,
+	.inflate = true};
+
+#define EXPECT(cfg, bytes, expected) \
+	decode_log_expect(&(cfg), (bytes), sizeof(bytes), (expected))
+
+/* Appends one frame to out (a small test-local builder; the independent
+ * encoder in support/ws_encoder.c drives the round-trip tests). */
+static size_t frame(uint8_t *out, uint8_t byte0, const uint8_t *mask,
+		    const void *payload, size_t len)
+{
+	size_t n = 0;
+	out[n++] = byte0;
+	uint8_t maskbit = mask ? 0x80 : 0;
+	if (len < 126) {
+		out[n++] = maskbit | (uint8_t)len;
+	} else if (len <= 0xffff) {
+		out[n++] = maskbit | 126;
+		out[n++] = (uint8_t)(len >> 8);
+		out[n++] = (uint8_t)len;
+	} else {
+		out[n++] = maskbit | 127;
+		for (int i = 7; i >= 0; i--)
+			out[n++] = (uint8_t)((uint64_t)len >> (8 * i));
+	}
+	if (mask) {
+		memcpy(out + n, mask, 4);
+		n += 4;
+	}
+	const uint8_t *p = payload;
+	for (size_t i = 0; i < len; i++)
+		out[n + i] = mask ? p[i] ^ mask[i & 3] : p[i];
+	return n + len;
+}
+
+static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+
+/* ---- RFC 6455 section 5.7 examples ------------------------------------ */
+
+Test(ws_decoder, rfc6455_5_7_single_frame_unmasked_text)
+{
+	static const uint8_t in[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
+	EXPECT(from_server, in, "text size=5 wire=5 frames=1 kept=5 'Hello'\n");
+}
+
+Test(ws_decoder, rfc6455_5_7_single_frame_masked_text)
+{
+	static const uint8_t in[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
+				     0x9f, 0x4d, 0x51, 0x58};
+	EXPECT(from_client, in, "text size=5 wire=5 frames=1 kept=5 'Hello'\n");
+}
+
+Test(ws_decoder, rfc6455_5_7_fragmented_unmasked_text)
+{
+	static const uint8_t in[] = {0x01, 0x03, 0x48, 0x65, 0x6c,
+				     0x80, 0x02, 0x6c, 0x6f};
+	EXPECT(from_server, in, "text size=5 wire=5 frames=2 kept=5 'Hello'\n");
+}
+
+Test(ws_decoder, rfc6455_5_7_unmasked_ping)
+{
+	static const uint8_t in[] = {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
+	EXPECT(from_server, in, "ping size=5 wire=5 frames=1 kept=5 'Hello'\n");
+}
+
+Test(ws_decoder, rfc6455_5_7_masked_pong)
+{
+	static const uint8_t in[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
+				     0x9f, 0x4d, 0x51, 0x58};
+	EXPECT(from_client, in, "pong size=5 wire=5 frames=1 kept=5 'Hello'\n");
+}
+
+Test(ws_decoder, rfc6455_5_7_256_bytes_binary_uses_16_bit_length)
+{
+	uint8_t in[4 + 256];
+	in[0] = 0x82;
+	in[1] = 0x7e;
+	in[2] = 0x01;
+	in[3] = 0x00;
+	for (int i = 0; i < 256; i++)
+		in[4 + i] = (uint8_t)i;
+	char *log = decode_log_whole(&from_server, in, sizeof(in));
+	cr_assert(strncmp(log, "binary size=256 wire=256 frames=1 kept=64 "
+			       "truncated '\\x00\\x01", 50) == 0, "%s", log);
+	free(log);
+	struct ws_decoder_config cfg = from_server;
+	cfg.keep_binary = 0;
+	EXPECT(cfg, in, "binary size=256 wire=256 frames=1 kept=0 truncated ''\n");
+}
+
+Test(ws_decoder, rfc6455_5_7_64_kib_binary_uses_64_bit_length)
+{
+	size_t len = 10 + 65536;
+	uint8_t *in = calloc(1, len);
+	cr_assert_not_null(in);
+	static const uint8_t head[] = {0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0};
+	memcpy(in, head, sizeof(head));
+	struct ws_decoder_config cfg = from_server;
+	cfg.keep_binary = 0;
+	decode_log_expect(&cfg, in, len,
+			  "binary size=65536 wire=65536 frames=1 kept=0 "
+			  "truncated ''\n");
+	free(in);
+}
+
+/* ---- reassembly (RFC 6455 5.4) ----------------------------------------- */
+
+Test(ws_decoder, control_frame_between_fragments_comes_out_before_message)
+{
+	uint8_t in[64];
+	size_t n = 0;
+	n += frame(in + n, 0x01, key, "Hel", 3);
+	n += frame(in + n, 0x89, key, "p", 1);
+	n += frame(in + n, 0x00, key, "l", 1);
+	n += frame(in + n, 0x80, key, "o", 1);
+	decode_log_expect(&from_client, in, n,
+			  "ping size=1 wire=1 frames=1 kept=1 'p'\n"
+			  "text size=5 wire=5 frames=3 kept=5 'Hello'\n");
+}
+
+Test(ws_decoder, empty_frames_inside_a_fragmented_message_count_as_frames)
+{
+	uint8_t in[64];
+	size_t n = 0;
+	n += frame(in + n, 0x02, NULL, "", 0);
+	n += frame(in + n, 0x00, NULL, "ab", 2);
+	n += frame(in + n, 0x80, NULL, "", 0);
+	decode_log_expect(&from_server, in, n,
+			  "binary size=2 wire=2 frames=3 kept=2 'ab'\n");
+}
+
+Test(ws_decoder, empty_text_message_is_reported)
+{
+	static const uint8_t in[] = {0x81, 0x00};
+	EXPECT(from_server, in, "text size=0 wire=0 frames=1 kept=0 ''\n");
+}
+
+Test(ws_decoder, long_text_keeps_only_the_prefix_but_reports_full_size)
+{
+	char text[300];
+	memset(text, 'x', sizeof(text));
+	uint8_t in[310];
+	size_t n = frame(in, 0x81, key, text, sizeof(text));
+	struct ws_decoder_config cfg = from_client;
+	cfg.keep_text = 4;
+	decode_log_expect(&cfg, in, n,
+			  "text size=300 wire=300 frames=1 kept=4 truncated "
+			  "'xxxx'\n");
+}
+
+Test(ws_decoder, prefix_spans_fragments_and_stops_at_the_limit)
+{
+	uint8_t in[64];
+	size_t n = 0;
+	n += frame(in + n, 0x01, key, "abc", 3);
+	n += frame(in + n, 0x00, key, "def", 3);
+	n += frame(in + n, 0x80, key, "ghi", 3);
+	struct ws_decoder_config cfg = from_client;
+	cfg.keep_text = 5;
+	decode_log_expect(&cfg, in, n,
+			  "text size=9 wire=9 frames=3 kept=5 truncated "
+			  "'abcde'\n");
+}
+
+Test(ws_decoder, several_messages_in_one_buffer_each_reported)
+{
+	uint8_t in[64];
+	size_t n = 0;
+	n += frame(in + n, 0x81, NULL, "one", 3);
+	n += frame(in + n, 0x82, NULL, "two", 3);
+	n += frame(in + n, 0x8a, NULL, "", 0);
+	decode_log_expect(&from_server, in, n,
+			  "text size=3 wire=3 frames=1 kept=3 'one'\n"
+			  "binary size=3 wire=3 frames=1 kept=3 'two'\n"
+			  "pong size=0 wire=0 frames=1 kept=0 ''\n");
+}
+
+Test(ws_decoder, non_minimal_length_encoding_is_accepted)
+{
+	/* RFC 6455 5.2 asks for the minimal form; peers that do not are
+	 * shown, not rejected. */
+	static const uint8_t in[] = {0x81, 0x7e, 0x00, 0x02, 'h', 'i'};
+	EXPECT(from_server, in, "text size=2 wire=2 frames=1 kept=2 'hi'\n");
+}
+
+Test(ws_decoder, huge_announced_length_waits_without_allocating_it)
+{
+	/* 2^32 bytes announced, 3 sent: nothing to report, no error. */
+	static const uint8_t in[] = {0x82, 0x7f, 0, 0, 0, 1, 0, 0, 0, 0,
+				     1, 2, 3};
+	EXPECT(from_server, in, "");
+}
+
+Test(ws_decoder, largest_legal_length_is_accepted)
+{
+	static const uint8_t in[] = {0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff,
+				     0xff, 0xff, 0xff, 0xff, 'a'};
+	EXPECT(from_server, in, "");
+}
+
+/* ---- UTF-8 (RFC 6455 5.6, 8.1) ----------------------------------------- */
+
+Test(ws_decoder, utf8_sequence_split_across_fragments_is_valid)
+{
+	/* U+1F600 (F0 9F 98 80) cut after its second byte. */
+	uint8_t in[64];
+	size_t n = 0;
+	n += frame(in + n, 0x01, key, "a\xf0\x9f", 3);
+	n += frame(in + n, 0x80, key, "\x98\x80z", 3);
+	decode_log_expect(&from_client, in, n,
+			  "text size=6 wire=6 frames=2 kept=6 "
+			  "'a\\xf0\\x9f\\x98\\x80z'\n");
+}
+
+Test(ws_decoder, invalid_utf8_text_is_flagged_and_decoding_goes_on)
+{
+	uint8_t in[64];
+	size_t n = 0;
+	n += frame(in + n, 0x81, NULL, "\xc0\xaf", 2); /* overlong '/' */
+	n += frame(in + n, 0x81, NULL, "ok", 2);
+	decode_log_expect(&from_server, in, n,
+			  "text size=2 wire=2 frames=1 kept=2 bad-utf8 "
+			  "'\\xc0\\xaf'\n"
+			  "text size=2 wire=2 frames=1 kept=2 'ok'\n");
+}
+
+Test(ws_decoder, text_ending_inside_a_sequence_is_invalid)
+{
+	uint8_t in[16];
+	size_t n = frame(in, 0x81, key, "a\xe2\x82", 3);
+	decode_log_expect(&from_client, in, n,
+			  "text size=3 wire=3 frames=1 kept=3 bad-utf8 "
+			  "'a\\xe2\\x82'\n");
+}
+
+Test(ws_decoder, invalid_utf8_beyond_the_kept_prefix_is_still_found)
+{
+	char text[600];
+	memset(text, 'a', sizeof(text));
+	text[590] = (char)0xff;
+	uint8_t in[620];
+	size_t n = frame(in, 0x81, key, text, sizeof(text));
+	struct ws_decoder_config cfg = from_client;
+	cfg.keep_text = 2;
+	decode_log_expect(&cfg, in, n,
+			  "text size=600 wire=600 frames=1 kept=2 truncated "
+			  "bad-utf8 'aa'\n");
+}
+
+Test(ws_decoder, binary_is_never_checked_as_utf8)
+{
+	uint8_t in[16];
+	size_t n = frame(in, 0x82, NULL, "\xff\xfe", 2);
+	decode_log_expect(&from_server, in, n,
+			  "binary size=2 wire=2 frames=1 kept=2 '\\xff\\xfe'\n");
+}
+
+/* ---- close frames (RFC 6455 5.5.1, 7.4) -------------------------------- */
+
+Test(ws_decoder, close_frame_gives_code_and_reason)
+{
+	uint8_t in[32];
+	size_t n = frame(in, 0x88, key, "\x03\xe8" "bye", 5);
+	decode_log_expect(&from_client, in, n,
+			  "close size=5 wire=5 frames=1 kept=5 code=1000 valid "
+			  "reason='bye'\n");
+}
+
+Test(ws_decoder, close_frame_without_body_has_no_code)
+{
+	static const uint8_t in[] = {0x88, 0x00};
+	EXPECT(from_server, in,
+	       "close size=0 wire=0 frames=1 kept=0 code=-1 reason=''\n");
+}
+
+Test(ws_decoder, close_frame_with_one_byte_body_has_no_valid_code)
+{
+	static const uint8_t in[] = {0x88, 0x01, 0x03};
+	EXPECT(from_server, in,
+	       "close size=1 wire=1 frames=1 kept=1 code=-1 reason=''\n");
+}
+
+Test(ws_decoder, close_codes_that_may_not_be_sent_are_flagged)
+{
+	static const unsigned bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016,
+				       2000, 2999, 5000, 65535};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t in[] = {0x88, 0x02, (uint8_t)(bad[i] >> 8),
+				(uint8_t)bad[i]};
+		char want[128];
+		snprintf(want, sizeof(want),
+			 "close size=2 wire=2 frames=1 kept=2 code=%u "
+			 "reason=''\n", bad[i]);
+		EXPECT(from_server, in, want);
+	}
+}
+
+Test(ws_decoder, close_codes_from_the_registry_and_private_range_are_valid)
+{
+	static const unsigned good[] = {1000, 1001, 1002, 1003, 1007, 1008,
+					1009, 1010, 1011, 1012, 1013, 1014,
+					3000, 3999, 4000, 4001, 4999};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		uint8_t in[] = {0x88, 0x02, (uint8_t)(good[i] >> 8),
+				(uint8_t)good[i]};
+		char want[128];
+		snprintf(want, sizeof(want),
+			 "close size=2 wire=2 frames=1 kept=2 code=%u valid "
+			 "reason=''\n", good[i]);
+		EXPECT(from_server, in, want);
+	}
+}
+
+Test(ws_decoder, close_reason_that_is_not_utf8_is_flagged)
+{
+	static const uint8_t in[] = {0x88, 0x04, 0x03, 0xe8, 0xed, 0xa0};
+	EXPECT(from_server, in,
+	       "close size=4 wire=4 frames=1 kept=4 bad-utf8 code=1000 valid "
+	       "reason='\\xed\\xa0'\n");
+}
+
+/* ---- protocol errors: each stops the direction and names the rule ------ */
+
+Test(ws_decoder, reserved_data_opcode_is_an_error)
+{
+	static const uint8_t in[] = {0x83, 0x00, 0x81, 0x00};
+	EXPECT(from_server, in, "error reserved_opcode\n");
+}
+
+Test(ws_decoder, reserved_control_opcode_is_an_error)
+{
+	static const uint8_t in[] = {0x8b, 0x00};
+	EXPECT(from_server, in, "error reserved_opcode\n");
+}
+
+Test(ws_decoder, rsv_bits_without_an_extension_are_an_error)
+{
+	static const uint8_t rsv1[] = {0xc1, 0x00};
+	static const uint8_t rsv2[] = {0xa1, 0x00};
+	static const uint8_t rsv3[] = {0x91, 0x00};
+	EXPECT(from_server, rsv1, "error reserved_bits\n");
+	EXPECT(from_server, rsv2, "error reserved_bits\n");
+	EXPECT(from_server, rsv3, "error reserved_bits\n");
+}
+
+Test(ws_decoder, rsv2_is_an_error_even_with_permessage_deflate)
+{
+	static const uint8_t in[] = {0xa1, 0x00};
+	struct ws_decoder_config cfg = from_server;
+	cfg.deflate = true;
+	EXPECT(cfg, in, "error reserved_bits\n");
+}
+
+Test(ws_decoder, unmasked_client_frame_is_an_error)
+{
+	static const uint8_t in[] = {0x81, 0x02, 'h', 'i'};
+	EXPECT(from_client, in, "error unmasked_client_frame\n");
+}
+
+Test(ws_decoder, masked_server_frame_is_an_error)
+{
+	static const uint8_t in[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
+				     0x9f, 0x4d, 0x51, 0x58};
+	EXPECT(from_server, in, "error masked_server_frame\n");
+}
+
+Test(ws_decoder, length_with_the_top_bit_set_is_an_error)
+{
+	static const uint8_t in[] = {0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0};
+	EXPECT(from_server, in, "error length_top_bit\n");
+}
+
+Test(ws_decoder, control_frame_over_125_bytes_is_an_error)
+{
+	static const uint8_t in[] = {0x89, 0x7e, 0x00, 0x7e};
+	EXPECT(from_server, in, "error control_too_long\n");
+}
+
+Test(ws_decoder, control_frame_of_exactly_125_bytes_is_fine)
+{
+	uint8_t in[2 + 125];
+	in[0] = 0x89;
+	in[1] = 125;
+	memset(in + 2, 'p', 125);
+	char *log = decode_log_whole(&from_server, in, sizeof(in));
+	cr_assert(strncmp(log, "ping size=125 wire=125 frames=1 kept=125 'ppp",
+			  45) == 0, "%s", log);
+	free(log);
+}
+
+Test(ws_decoder, fragmented_control_frame_is_an_error)
+{
+	static const uint8_t in[] = {0x09, 0x00};
+	EXPECT(from_server, in, "error control_fragmented\n");
+}
+
+Test(ws_decoder, continuation_without_a_message_is_an_error)
+{
+	static const uint8_t in[] = {0x80, 0x01, 'x'};
+	EXPECT(from_server, in, "error continuation_without_start\n");
+}
+
+Test(ws_decoder, new_message_inside_a_fragmented_one_is_an_error)
+{
+	static const uint8_t in[] = {0x01, 0x01, 'a', 0x81, 0x01, 'b'};
+	EXPECT(from_server, in, "error message_interrupted\n");
+}
+
+Test(ws_decoder, frame_after_close_is_an_error)
+{
+	static const uint8_t in[] = {0x88, 0x00, 0x81, 0x00};
+	EXPECT(from_server, in,
+	       "close size=0 wire=0 frames=1 kept=0 code=-1 reason=''\n"
+	       "error frame_after_close\n");
+}
+
+Test(ws_decoder, messages_before_an_error_are_still_reported)
+{
+	static const uint8_t in[] = {0x81, 0x01, 'a', 0x83, 0x00};
+	EXPECT(from_server, in,
+	       "text size=1 wire=1 frames=1 kept=1 'a'\nerror reserved_opcode\n");
+}
+
+Test(ws_decoder, after_an_error_all_input_is_consumed_and_ignored)
+{
+	struct ws_decoder d;
+	ws_decoder_init(&d, &from_server);
+	static const uint8_t bad[] = {0x83, 0x00, 0x81, 0x01, 'a'};
+	size_t used = 99;
+	struct ws_message m;
+	cr_assert_eq(ws_decoder_feed(&d, bad, sizeof(bad), &used, &m),
+		     WS_DECODE_ERROR);
+	cr_assert_eq(used, 2, "error reported at the offending header");
+	cr_assert_eq(ws_decoder_error(&d), WS_ERR_RESERVED_OPCODE);
+	static const uint8_t good[] = {0x81, 0x01, 'a'};
+	cr_assert_eq(ws_decoder_feed(&d, good, sizeof(good), &used, &m),
+		     WS_DECODE_ERROR);
+	cr_assert_eq(used, sizeof(good));
+	ws_decoder_free(&d);
+}
+
+Test(ws_decoder, marking_a_gap_stops_decoding)
+{
+	struct ws_decoder d;
+	ws_decoder_init(&d, &from_server);
+	ws_decoder_fail(&d, WS_ERR_GAP);
+	ws_decoder_fail(&d, WS_ERR_INFLATE); /* the first reason stays */
+	cr_assert_eq(ws_decoder_error(&d), WS_ERR_GAP);
+	static const uint8_t in[] = {0x81, 0x00};
+	size_t used;
+	struct ws_message m;
+	cr_assert_eq(ws_decoder_feed(&d, in, sizeof(in), &used, &m),
+		     WS_DECODE_ERROR);
+	ws_decoder_free(&d);
+}
+
+Test(ws_decoder, frames_counter_counts_every_header)
+{
+	struct ws_decoder d;
+	ws_decoder_init(&d, &from_server);
+	static const uint8_t in[] = {0x01, 0x01, 'a', 0x89, 0x00, 0x80, 0x00};
+	size_t used, off = 0;
+	struct ws_message m;
+	while (off < sizeof(in) &&
+	       ws_decoder_feed(&d, in + off, sizeof(in) - off, &used, &m) !=
+		       WS_DECODE_ERROR)
+		off += used;
+	cr_assert_eq(d.frames, 3);
+	ws_decoder_free(&d);
+}
+
+Test(ws_decoder, every_error_has_a_name_and_a_description)
+{
+	for (int e = WS_OK; e < WS_ERR_COUNT_; e++) {
+		cr_assert_neq(strcmp(ws_error_name(e), "unknown"), 0,
+			      "error %d has no name", e);
+		cr_assert_neq(strcmp(ws_strerror(e), "unknown error"), 0,
+			      "error %d has no text", e);
+	}
+	cr_assert_str_eq(ws_error_name(WS_ERR_COUNT_), "unknown");
+	cr_assert_str_eq(ws_strerror((enum ws_error)-1), "unknown error");
+}
+
+Test(ws_decoder, deflate_parameters_apply_to_the_right_direction)
+{
+	struct ws_deflate_params p = {
+		.enabled = true, .client_no_context_takeover = true,
+		.server_max_window_bits = 10, .client_max_window_bits = 12};
+	struct ws_decoder_config c = {0};
+	ws_decoder_config_set_deflate(&c, true, &p);
+	cr_assert(c.deflate && c.from_client && c.no_context_takeover);
+	cr_assert_eq(c.window_bits, 12);
+	ws_decoder_config_set_deflate(&c, false, &p);
+	cr_assert(c.deflate && !c.from_client && !c.no_context_takeover);
+	cr_assert_eq(c.window_bits, 10);
+	ws_decoder_config_set_deflate(&c, false, NULL);
+	cr_assert(!c.deflate);
+}

@@ -1,1 +1,371 @@
-typedef int wsdbg_wip_;
+/*
+ * ws_decoder.c - one direction of a WebSocket connection, frames in,
+ * messages out (RFC 6455 5.4-5.6, RFC 7692 6).
+ *
+ * ws_frame.c finds frames; this file judges each header against the
+ * connection's rules, routes payload bytes (a control frame's into its own
+ * 125-byte buffer, a data message's through inflate when compressed, then
+ * into the kept prefix and the UTF-8 validator), and reports a message when
+ * its last frame ends. Payload beyond the kept prefix is only unmasked when
+ * it is text that must be validated or compressed data that must be
+ * inflated; binary payload beyond the prefix is not touched at all.
+ */
+#include "wsdbg/ws_decoder.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wsdbg/ws_close.h"
+#include "wsdbg/ws_inflate.h"
+
+/* Unmasked text beyond the kept prefix is validated through a buffer of
+ * this size on the stack; small, since hooks may run on small stacks. */
+#define WS_DECODER_SCRATCH 256
+
+/* Smallest kept-prefix allocation; it doubles up to the keep limit. */
+#define WS_DECODER_KEEP_MIN 256
+
+static uint8_t ws_decoder_window_bits(uint8_t bits)
+{
+	return bits >= 8 && bits <= 15 ? bits : 15;
+}
+
+void ws_decoder_init(struct ws_decoder *d, const struct ws_decoder_config *cfg)
+{
+	*d = (struct ws_decoder){0};
+	d->cfg = *cfg;
+	d->cfg.window_bits = ws_decoder_window_bits(cfg->window_bits);
+}
+
+void ws_decoder_free(struct ws_decoder *d)
+{
+	free(d->keep);
+	ws_inflate_free(d->inflate);
+	*d = (struct ws_decoder){0};
+}
+
+void ws_decoder_config_set_deflate(struct ws_decoder_config *cfg,
+				   bool from_client,
+				   const struct ws_deflate_params *params)
+{
+	cfg->from_client = from_client;
+	cfg->deflate = params && params->enabled;
+	cfg->window_bits = 15;
+	cfg->no_context_takeover = false;
+	if (!cfg->deflate)
+		return;
+	/* RFC 7692 7.1.1, 7.1.2: the client_ parameters govern what the client
+	 * compresses, the server_ ones what the server compresses. */
+	cfg->window_bits = ws_decoder_window_bits(
+		from_client ? params->client_max_window_bits
+			    : params->server_max_window_bits);
+	cfg->no_context_takeover = from_client
+		? params->client_no_context_takeover
+		: params->server_no_context_takeover;
+}
+
+void ws_decoder_fail(struct ws_decoder *d, enum ws_error err)
+{
+	if (d->error == WS_OK && err != WS_OK)
+		d->error = err;
+}
+
+static bool ws_opcode_is_reserved(unsigned op)
+{
+	return !(op <= WS_OPCODE_BINARY ||
+		 (op >= WS_OPCODE_CLOSE && op <= WS_OPCODE_PONG));
+}
+
+/* Begins a text or binary message whose first frame header is h. */
+static enum ws_error ws_decoder_start_message(struct ws_decoder *d,
+					      const struct ws_frame_header *h)
+{
+	bool compressed = (h->rsv & WS_FRAME_RSV1) != 0;
+
+	d->in_message = true;
+	d->msg = (struct ws_message){
+		.opcode = h->opcode,
+		.compressed = compressed,
+		.inflated = compressed && d->cfg.inflate,
+		.utf8_valid = true,
+		.close_code = -1,
+	};
+	d->utf8 = (struct utf8_state){0};
+	d->keep_len = 0;
+	d->keep_limit = h->opcode == WS_OPCODE_TEXT ? d->cfg.keep_text
+						    : d->cfg.keep_binary;
+	if (d->msg.inflated && !d->inflate) {
+		d->inflate = ws_inflate_new(d->cfg.window_bits);
+		if (!d->inflate)
+			return WS_ERR_NOMEM;
+	}
+	return WS_OK;
+}
+
+/* Checks a new frame header against RFC 6455 5.2-5.5 and RFC 7692 6.1 and
+ * sets up for its payload. */
+static enum ws_error ws_decoder_on_header(struct ws_decoder *d)
+{
+	const struct ws_frame_header *h = &d->frame.header;
+	unsigned allowed_rsv = d->cfg.deflate ? WS_FRAME_RSV1 : 0;
+
+	d->frames++;
+	if (d->close_seen)
+		return WS_ERR_FRAME_AFTER_CLOSE;
+	if (d->cfg.from_client && !h->masked)
+		return WS_ERR_UNMASKED_CLIENT_FRAME;
+	if (!d->cfg.from_client && h->masked)
+		return WS_ERR_MASKED_SERVER_FRAME;
+	if (ws_opcode_is_reserved(h->opcode))
+		return WS_ERR_RESERVED_OPCODE;
+	if (h->rsv & ~allowed_rsv)
+		return WS_ERR_RESERVED_BITS;
+
+	if (ws_opcode_is_control(h->opcode)) {
+		if (!h->fin)
+			return WS_ERR_CONTROL_FRAGMENTED;
+		if (h->length > WS_CONTROL_MAX_PAYLOAD)
+			return WS_ERR_CONTROL_TOO_LONG;
+		if (h->rsv & WS_FRAME_RSV1)
+			return WS_ERR_CONTROL_COMPRESSED;
+		d->control_len = 0;
+		return WS_OK;
+	}
+	if (h->opcode == WS_OPCODE_CONTINUATION) {
+		if (!d->in_message)
+			return WS_ERR_CONTINUATION_WITHOUT_START;
+		if (h->rsv & WS_FRAME_RSV1)
+			return WS_ERR_CONTINUATION_COMPRESSED;
+		d->msg.frames++;
+	} else {
+		if (d->in_message)
+			return WS_ERR_MESSAGE_INTERRUPTED;
+		enum ws_error err = ws_decoder_start_message(d, h);
+		if (err != WS_OK)
+			return err;
+		d->msg.frames = 1;
+	}
+	/* Saturate rather than wrap: 2^64 bytes will not be seen, but a
+	 * hostile peer can announce it. */
+	d->msg.wire_size = h->length > UINT64_MAX - d->msg.wire_size
+		? UINT64_MAX : d->msg.wire_size + h->length;
+	return WS_OK;
+}
+
+/* Room for `more` kept bytes, up to keep_limit; returns how many fit. */
+static size_t ws_decoder_keep_room(struct ws_decoder *d, size_t more)
+{
+	size_t room = d->keep_limit - d->keep_len;
+	if (more > room)
+		more = room;
+	if (more == 0 || d->keep_len + more <= d->keep_cap)
+		return more;
+	size_t cap = d->keep_cap ? d->keep_cap : WS_DECODER_KEEP_MIN;
+	while (cap < d->keep_len + more)
+		cap *= 2;
+	if (cap > d->keep_limit) /* more <= room, so this still fits */
+		cap = d->keep_limit;
+	uint8_t *keep = realloc(d->keep, cap);
+	if (!keep) {
+		ws_decoder_fail(d, WS_ERR_NOMEM);
+		return 0;
+	}
+	d->keep = keep;
+	d->keep_cap = cap;
+	return more;
+}
+
+/* Takes n unmasked payload bytes of the current data message (from the
+ * wire, or from inflate): counts, keeps the prefix, validates text. */
+static void ws_decoder_take_plain(struct ws_decoder *d, const uint8_t *p,
+				  size_t n)
+{
+	d->msg.size += n;
+	size_t k = ws_decoder_keep_room(d, n);
+	if (k) {
+		memcpy(d->keep + d->keep_len, p, k);
+		d->keep_len += k;
+	}
+	if (d->msg.opcode == WS_OPCODE_TEXT)
+		utf8_feed(&d->utf8, p, n);
+}
+
+/* ws_inflate_sink for the current message. */
+static void ws_decoder_inflate_sink(void *ctx, const uint8_t *out, size_t len)
+{
+	ws_decoder_take_plain(ctx, out, len);
+}
+
+/* Takes masked payload bytes: unmasks what is kept straight into the prefix
+ * and, for text, the rest through a small scratch buffer to validate it. */
+static void ws_decoder_take_masked(struct ws_decoder *d,
+				   const struct ws_frame_chunk *c,
+				   const uint8_t mask[4])
+{
+	bool text = d->msg.opcode == WS_OPCODE_TEXT;
+	size_t k = ws_decoder_keep_room(d, c->len);
+
+	d->msg.size += c->len;
+	if (k) {
+		uint8_t *dst = d->keep + d->keep_len;
+		ws_unmask_copy(dst, c->data, k, mask, c->offset);
+		d->keep_len += k;
+		if (text)
+			utf8_feed(&d->utf8, dst, k);
+	}
+	if (!text)
+		return;
+	uint8_t scratch[WS_DECODER_SCRATCH];
+	for (size_t i = k; i < c->len && utf8_state_ok(&d->utf8);) {
+		size_t n = c->len - i < sizeof(scratch) ? c->len - i
+							 : sizeof(scratch);
+		ws_unmask_copy(scratch, c->data + i, n, mask, c->offset + i);
+		utf8_feed(&d->utf8, scratch, n);
+		i += n;
+	}
+}
+
+static enum ws_error ws_decoder_on_payload(struct ws_decoder *d,
+					   const struct ws_frame_chunk *c)
+{
+	const struct ws_frame_header *h = &d->frame.header;
+	const uint8_t *mask = h->masked ? h->mask : NULL;
+
+	if (ws_opcode_is_control(h->opcode)) {
+		/* The header check capped the length at 125. */
+		if (mask)
+			ws_unmask_copy(d->control + d->control_len, c->data,
+				       c->len, mask, c->offset);
+		else
+			memcpy(d->control + d->control_len, c->data, c->len);
+		d->control_len += c->len;
+		return WS_OK;
+	}
+	if (d->msg.inflated)
+		return ws_inflate_feed(d->inflate, c->data, c->len, mask,
+				       c->offset, ws_decoder_inflate_sink, d);
+	if (d->msg.compressed) {
+		d->msg.size += c->len; /* not inflated: wire bytes only */
+		return WS_OK;
+	}
+	if (mask)
+		ws_decoder_take_masked(d, c, mask);
+	else
+		ws_decoder_take_plain(d, c->data, c->len);
+	return WS_OK;
+}
+
+/* Reports the control frame just read (RFC 6455 5.5). */
+static void ws_decoder_finish_control(struct ws_decoder *d,
+				      struct ws_message *out)
+{
+	const struct ws_frame_header *h = &d->frame.header;
+
+	*out = (struct ws_message){
+		.opcode = h->opcode,
+		.utf8_valid = true,
+		.frames = 1,
+		.size = d->control_len,
+		.wire_size = d->control_len,
+		.data = d->control,
+		.kept = d->control_len,
+		.close_code = -1,
+	};
+	if (h->opcode != WS_OPCODE_CLOSE)
+		return;
+	/* RFC 6455 5.5.1: an optional 2-byte code, then a UTF-8 reason. A
+	 * 1-byte body is malformed: no code, flagged invalid. */
+	d->close_seen = true;
+	if (d->control_len >= 2) {
+		out->close_code = (d->control[0] << 8) | d->control[1];
+		out->close_code_valid =
+			ws_close_code_is_valid((unsigned)out->close_code);
+		out->close_reason = d->control + 2;
+		out->close_reason_len = d->control_len - 2;
+		out->utf8_valid =
+			utf8_is_valid(out->close_reason, out->close_reason_len);
+	}
+}
+
+/* Completes the data message whose last frame just ended. */
+static enum ws_error ws_decoder_finish_message(struct ws_decoder *d,
+					       struct ws_message *out)
+{
+	if (d->msg.inflated) {
+		enum ws_error err = ws_inflate_end_message(
+			d->inflate, d->cfg.no_context_takeover,
+			ws_decoder_inflate_sink, d);
+		if (err != WS_OK)
+			return err;
+	}
+	if (d->error != WS_OK) /* memory ran out while keeping bytes */
+		return d->error;
+	*out = d->msg;
+	out->data = d->keep;
+	out->kept = d->keep_len;
+	out->truncated = out->kept < out->size;
+	if (out->opcode == WS_OPCODE_TEXT && (!out->compressed || out->inflated))
+		out->utf8_valid = utf8_state_complete(&d->utf8);
+	d->in_message = false;
+	return WS_OK;
+}
+
+/* Stops the direction with err and reports it. */
+static enum ws_decode_status ws_decoder_stop(struct ws_decoder *d,
+					     enum ws_error err, size_t pos,
+					     size_t *consumed)
+{
+	ws_decoder_fail(d, err);
+	*consumed = pos;
+	return WS_DECODE_ERROR;
+}
+
+enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
+				      size_t len, size_t *consumed,
+				      struct ws_message *msg)
+{
+	size_t pos = 0;
+
+	if (d->error != WS_OK) {
+		*consumed = len;
+		return WS_DECODE_ERROR;
+	}
+	for (;;) {
+		struct ws_frame_chunk chunk;
+		size_t used = 0;
+		enum ws_frame_event ev = ws_frame_decode(
+			&d->frame, buf + pos, len - pos, &used, &chunk);
+		pos += used;
+		enum ws_error err = WS_OK;
+
+		switch (ev) {
+		case WS_FRAME_NEED_MORE:
+			*consumed = pos;
+			return WS_DECODE_NEED_MORE;
+		case WS_FRAME_ERROR:
+			return ws_decoder_stop(d, d->frame.error, pos, consumed);
+		case WS_FRAME_HEADER:
+			err = ws_decoder_on_header(d);
+			break;
+		case WS_FRAME_PAYLOAD:
+			err = ws_decoder_on_payload(d, &chunk);
+			if (err != WS_OK || d->error != WS_OK || !chunk.last)
+				break;
+			if (ws_opcode_is_control(d->frame.header.opcode)) {
+				ws_decoder_finish_control(d, msg);
+				*consumed = pos;
+				return WS_DECODE_MESSAGE;
+			}
+			if (!d->frame.header.fin)
+				break;
+			err = ws_decoder_finish_message(d, msg);
+			if (err != WS_OK)
+				break;
+			*consumed = pos;
+			return WS_DECODE_MESSAGE;
+		}
+		if (err != WS_OK || d->error != WS_OK)
+			return ws_decoder_stop(d, err != WS_OK ? err : d->error,
+					       pos, consumed);
+	}
+}

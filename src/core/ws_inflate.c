@@ -1,1 +1,137 @@
-typedef int wsdbg_wip_;
+/*
+ * ws_inflate.c - RFC 7692 7.2.2 decompression with zlib's raw inflate.
+ *
+ * Each message's payload is inflated as it arrives; at the message's end
+ * the four bytes 0x00 0x00 0xff 0xff that the sender stripped (7.2.1) are
+ * fed, which closes the sender's sync-flush block. Output goes to the
+ * caller's sink in pieces of at most sizeof(out).
+ */
+#define ZLIB_CONST
+#include "wsdbg/ws_inflate.h"
+
+#include <stdlib.h>
+#include <zlib.h>
+
+#include "wsdbg/ws_frame.h"
+
+struct ws_inflate {
+	z_stream zs;
+	bool stream_end;   /* a BFINAL block ended the DEFLATE stream */
+	uint8_t in[2048];  /* unmasked input */
+	uint8_t out[4096]; /* inflated output before it goes to the sink */
+};
+
+struct ws_inflate *ws_inflate_new(unsigned window_bits)
+{
+	struct ws_inflate *z = calloc(1, sizeof(*z));
+	if (!z)
+		return NULL;
+	if (window_bits < 9)
+		window_bits = 9; /* zlib's deflate never makes an 8-bit window */
+	if (window_bits > 15)
+		window_bits = 15;
+	if (inflateInit2(&z->zs, -(int)window_bits) != Z_OK) {
+		free(z);
+		return NULL;
+	}
+	return z;
+}
+
+void ws_inflate_free(struct ws_inflate *z)
+{
+	if (!z)
+		return;
+	inflateEnd(&z->zs);
+	free(z);
+}
+
+/* Inflates in[0..len) and hands all output produced to sink. */
+static enum ws_error ws_inflate_pump(struct ws_inflate *z, const uint8_t *in,
+				     size_t len, ws_inflate_sink sink,
+				     void *ctx)
+{
+	z->zs.next_in = in;
+	z->zs.avail_in = (uInt)len;
+	for (;;) {
+		/* RFC 7692 7.2.3.4: bytes after a BFINAL block are ignored
+		 * until the message ends. */
+		if (z->stream_end)
+			return WS_OK;
+		z->zs.next_out = z->out;
+		z->zs.avail_out = sizeof(z->out);
+		int rc = inflate(&z->zs, Z_SYNC_FLUSH);
+		size_t produced = sizeof(z->out) - z->zs.avail_out;
+		if (produced)
+			sink(ctx, z->out, produced);
+		switch (rc) {
+		case Z_OK:
+			break;
+		case Z_STREAM_END:
+			z->stream_end = true;
+			return WS_OK;
+		case Z_BUF_ERROR: /* no progress possible: wants more input */
+			return WS_OK;
+		case Z_MEM_ERROR:
+			return WS_ERR_NOMEM;
+		default: /* Z_DATA_ERROR, Z_NEED_DICT, Z_STREAM_ERROR */
+			return WS_ERR_INFLATE;
+		}
+		if (z->zs.avail_in == 0 && z->zs.avail_out != 0)
+			return WS_OK;
+	}
+}
+
+enum ws_error ws_inflate_feed(struct ws_inflate *z, const uint8_t *in,
+			      size_t len, const uint8_t *mask,
+			      uint64_t offset, ws_inflate_sink sink,
+			      void *ctx)
+{
+	if (!mask)
+		return ws_inflate_pump(z, in, len, sink, ctx);
+	while (len > 0) {
+		size_t n = len < sizeof(z->in) ? len : sizeof(z->in);
+		ws_unmask_copy(z->in, in, n, mask, offset);
+		enum ws_error err = ws_inflate_pump(z, z->in, n, sink, ctx);
+		if (err != WS_OK)
+			return err;
+		in += n;
+		len -= n;
+		offset += n;
+	}
+	return WS_OK;
+}
+
+/* Starts a new DEFLATE stream after a BFINAL block, keeping the window as
+ * the dictionary so later messages can still refer back into it. */
+static enum ws_error ws_inflate_restart_keeping_window(struct ws_inflate *z)
+{
+	uint8_t *window = malloc(32768);
+	uInt window_len = 0;
+	if (!window)
+		return WS_ERR_NOMEM;
+	enum ws_error err = WS_OK;
+	if (inflateGetDictionary(&z->zs, window, &window_len) != Z_OK ||
+	    inflateReset(&z->zs) != Z_OK ||
+	    (window_len > 0 &&
+	     inflateSetDictionary(&z->zs, window, window_len) != Z_OK))
+		err = WS_ERR_INFLATE;
+	free(window);
+	return err;
+}
+
+enum ws_error ws_inflate_end_message(struct ws_inflate *z, bool reset,
+				     ws_inflate_sink sink, void *ctx)
+{
+	static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
+	enum ws_error err = ws_inflate_pump(z, tail, sizeof(tail), sink, ctx);
+	if (err != WS_OK)
+		return err;
+	if (reset) {
+		if (inflateReset(&z->zs) != Z_OK)
+			return WS_ERR_INFLATE;
+	} else if (z->stream_end) {
+		err = ws_inflate_restart_keeping_window(z);
+	}
+	z->stream_end = false;
+	return err;
+}

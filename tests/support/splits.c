@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Inputs up to this size are cut at every point. */
+#define SPLITS_ALL_UP_TO 4096
+
 char *splits_run_cuts(const uint8_t *data, size_t len, const size_t *cuts,
 		      size_t ncuts, splits_runner runner, void *ctx)
 {
@@ -53,6 +56,11 @@ char *splits_check(const uint8_t *data, size_t len, splits_runner runner,
 		free(cuts);
 	}
 	for (size_t cut = 1; cut < len; cut++) {
+		/* Big inputs: every cut near the ends (headers live there),
+		 * a sample in between, so the suite stays fast. */
+		if (len > SPLITS_ALL_UP_TO && cut > 64 && len - cut > 64 &&
+		    cut % 509 != 0)
+			continue;
 		char *split = splits_run_cuts(data, len, &cut, 1, runner, ctx);
 		cr_assert_str_eq(split, whole,
 				 "cut at byte %zu of %zu, the parser reported "

@@ -45,6 +45,7 @@ void strbuf_escaped(struct strbuf *b, const uint8_t *p, size_t n)
 char *strbuf_take(struct strbuf *b)
 {
 	strbuf_reserve(b, 0);
+	b->s[b->len] = '\0';
 	char *s = b->s;
 	*b = (struct strbuf){0};
 	return s;
