@@ -83,8 +83,9 @@ struct ws_frame_decoder {
 
 enum ws_frame_event {
 	WS_FRAME_NEED_MORE = 0, /* all input consumed, nothing to report */
-	WS_FRAME_HEADER,        /* a complete header is in dec->header */
-	WS_FRAME_PAYLOAD,       /* a piece of payload is in *chunk */
+	WS_FRAME_HEADER,        /* a complete header is in dec->header, and
+				   the first piece of payload in *chunk */
+	WS_FRAME_PAYLOAD,       /* a further piece of payload is in *chunk */
 	WS_FRAME_ERROR,         /* dec->error says why; decoding stopped */
 };
 
@@ -105,11 +106,13 @@ static inline void ws_frame_decoder_init(struct ws_frame_decoder *dec)
 /*
  * Consumes bytes of buf until one event happens, stores how many in
  * *consumed (never more than len) and returns the event. Every frame gives
- * one WS_FRAME_HEADER and then one or more WS_FRAME_PAYLOAD events, the last
- * with chunk->last set (a zero-length frame gives one empty last chunk, with
- * *consumed possibly 0). Call again with the rest of buf after any event but
- * NEED_MORE. After WS_FRAME_ERROR every call returns WS_FRAME_ERROR and
- * consumes nothing. Never reads outside buf[0..len).
+ * one WS_FRAME_HEADER, whose *chunk holds as much of the payload as buf
+ * had after the header (possibly none), then WS_FRAME_PAYLOAD events for
+ * the rest; exactly one chunk of each frame has chunk->last set (for a
+ * zero-length frame, the HEADER's empty chunk). Call again with the rest of
+ * buf after any event but NEED_MORE. After WS_FRAME_ERROR every call
+ * returns WS_FRAME_ERROR and consumes nothing. Never reads outside
+ * buf[0..len).
  */
 enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 				    const uint8_t *buf, size_t len,
@@ -117,8 +120,11 @@ enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 				    struct ws_frame_chunk *chunk);
 
 /* Copies len unmasked bytes into dst: dst[i] = src[i] ^ mask[(offset+i)&3].
- * dst and src may be the same buffer; otherwise they must not overlap. */
-void ws_unmask_copy(uint8_t *dst, const uint8_t *src, size_t len,
-		    const uint8_t mask[4], uint64_t offset);
+ * dst and src may be the same buffer; otherwise they must not overlap.
+ * Returns 0 if every byte written is ASCII (below 0x80), else 0x80: text
+ * that is all ASCII needs no further UTF-8 check, and seeing that here
+ * saves a second pass over it. */
+uint8_t ws_unmask_copy(uint8_t *dst, const uint8_t *src, size_t len,
+		       const uint8_t mask[4], uint64_t offset);
 
 #endif

@@ -152,27 +152,44 @@ static enum ws_error ws_decoder_on_header(struct ws_decoder *d)
 	return WS_OK;
 }
 
-/* Room for `more` kept bytes, up to keep_limit; returns how many fit. */
-static size_t ws_decoder_keep_room(struct ws_decoder *d, size_t more)
+/* Grows the kept-prefix buffer to hold `need` bytes (need <= keep_limit).
+ * False, with the decoder stopped, when memory is short. */
+static bool ws_decoder_grow_keep(struct ws_decoder *d, size_t need)
 {
-	size_t room = d->keep_limit - d->keep_len;
-	if (more > room)
-		more = room;
-	if (more == 0 || d->keep_len + more <= d->keep_cap)
-		return more;
 	size_t cap = d->keep_cap ? d->keep_cap : WS_DECODER_KEEP_MIN;
-	while (cap < d->keep_len + more)
+	while (cap < need)
 		cap *= 2;
-	if (cap > d->keep_limit) /* more <= room, so this still fits */
+	if (cap > d->keep_limit)
 		cap = d->keep_limit;
 	uint8_t *keep = realloc(d->keep, cap);
 	if (!keep) {
 		ws_decoder_fail(d, WS_ERR_NOMEM);
-		return 0;
+		return false;
 	}
 	d->keep = keep;
 	d->keep_cap = cap;
+	return true;
+}
+
+/* Room for `more` kept bytes, up to keep_limit; returns how many fit. */
+static inline size_t ws_decoder_keep_room(struct ws_decoder *d, size_t more)
+{
+	size_t room = d->keep_limit - d->keep_len;
+	if (more > room)
+		more = room;
+	if (d->keep_len + more > d->keep_cap &&
+	    !ws_decoder_grow_keep(d, d->keep_len + more))
+		return 0;
 	return more;
+}
+
+/* Feeds unmasked text to the validator, unless it is all ASCII (non_ascii
+ * 0, from ws_unmask_copy) and no multi-byte sequence is open. */
+static void ws_decoder_check_text(struct ws_decoder *d, const uint8_t *p,
+				  size_t n, uint8_t non_ascii)
+{
+	if (non_ascii || d->utf8.need)
+		utf8_feed(&d->utf8, p, n);
 }
 
 /* Takes n unmasked payload bytes of the current data message (from the
@@ -180,14 +197,20 @@ static size_t ws_decoder_keep_room(struct ws_decoder *d, size_t more)
 static void ws_decoder_take_plain(struct ws_decoder *d, const uint8_t *p,
 				  size_t n)
 {
+	/* Unmasking with a zero key is a copy that also tells whether the
+	 * bytes were all ASCII. */
+	static const uint8_t no_mask[4];
+	uint8_t non_ascii = 0x80;
+
 	d->msg.size += n;
 	size_t k = ws_decoder_keep_room(d, n);
 	if (k) {
-		memcpy(d->keep + d->keep_len, p, k);
+		non_ascii = ws_unmask_copy(d->keep + d->keep_len, p, k,
+					   no_mask, 0);
 		d->keep_len += k;
 	}
 	if (d->msg.opcode == WS_OPCODE_TEXT)
-		utf8_feed(&d->utf8, p, n);
+		ws_decoder_check_text(d, p, n, k == n ? non_ascii : 0x80);
 }
 
 /* ws_inflate_sink for the current message. */
@@ -208,10 +231,11 @@ static void ws_decoder_take_masked(struct ws_decoder *d,
 	d->msg.size += c->len;
 	if (k) {
 		uint8_t *dst = d->keep + d->keep_len;
-		ws_unmask_copy(dst, c->data, k, mask, c->offset);
+		uint8_t non_ascii = ws_unmask_copy(dst, c->data, k, mask,
+						   c->offset);
 		d->keep_len += k;
 		if (text)
-			utf8_feed(&d->utf8, dst, k);
+			ws_decoder_check_text(d, dst, k, non_ascii);
 	}
 	if (!text)
 		return;
@@ -219,8 +243,9 @@ static void ws_decoder_take_masked(struct ws_decoder *d,
 	for (size_t i = k; i < c->len && utf8_state_ok(&d->utf8);) {
 		size_t n = c->len - i < sizeof(scratch) ? c->len - i
 							 : sizeof(scratch);
-		ws_unmask_copy(scratch, c->data + i, n, mask, c->offset + i);
-		utf8_feed(&d->utf8, scratch, n);
+		uint8_t non_ascii = ws_unmask_copy(scratch, c->data + i, n,
+						   mask, c->offset + i);
+		ws_decoder_check_text(d, scratch, n, non_ascii);
 		i += n;
 	}
 }
@@ -346,9 +371,14 @@ enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 			return ws_decoder_stop(d, d->frame.error, pos, consumed);
 		case WS_FRAME_HEADER:
 			err = ws_decoder_on_header(d);
-			break;
+			if (err != WS_OK)
+				return ws_decoder_stop(d, err, pos - chunk.len,
+						       consumed);
+			/* The header came with the first piece of payload. */
+			__attribute__((fallthrough));
 		case WS_FRAME_PAYLOAD:
-			err = ws_decoder_on_payload(d, &chunk);
+			if (chunk.len)
+				err = ws_decoder_on_payload(d, &chunk);
 			if (err != WS_OK || d->error != WS_OK || !chunk.last)
 				break;
 			if (ws_opcode_is_control(d->frame.header.opcode)) {

@@ -118,6 +118,25 @@ static void ws_frame_after_length(struct ws_frame_decoder *dec)
 	}
 }
 
+/* Hands out as much of the current payload as buf[*pos..len) holds. */
+static void ws_frame_take_payload(struct ws_frame_decoder *dec,
+				  const uint8_t *buf, size_t len, size_t *pos,
+				  struct ws_frame_chunk *chunk)
+{
+	uint64_t remaining = dec->header.length - dec->offset;
+	size_t avail = len - *pos;
+	size_t n = remaining < avail ? (size_t)remaining : avail;
+
+	chunk->data = buf + *pos;
+	chunk->len = n;
+	chunk->offset = dec->offset;
+	chunk->last = n == remaining;
+	dec->offset += n;
+	*pos += n;
+	if (chunk->last)
+		dec->state = WS_FRAME_STATE_HEADER;
+}
+
 enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 				    const uint8_t *buf, size_t len,
 				    size_t *consumed,
@@ -130,10 +149,13 @@ enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 		case WS_FRAME_STATE_HEADER: {
 			int whole = ws_frame_header_whole(dec, buf + pos,
 							  len - pos);
-			if (whole != 0) {
-				*consumed = pos + (whole > 0 ? (size_t)whole : 0);
-				return whole > 0 ? WS_FRAME_HEADER
-						 : WS_FRAME_ERROR;
+			if (whole < 0) {
+				*consumed = pos;
+				return WS_FRAME_ERROR;
+			}
+			if (whole > 0) {
+				pos += (size_t)whole;
+				goto header_done;
 			}
 			if (pos == len)
 				goto need_more;
@@ -177,23 +199,12 @@ enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 			memcpy(dec->header.mask, dec->partial, 4);
 			ws_frame_start_payload(dec);
 			goto header_done;
-		case WS_FRAME_STATE_PAYLOAD: {
-			uint64_t remaining = dec->header.length - dec->offset;
-			size_t avail = len - pos;
-			size_t n = remaining < avail ? (size_t)remaining : avail;
-			if (n == 0 && remaining > 0)
+		case WS_FRAME_STATE_PAYLOAD:
+			if (pos == len && dec->offset < dec->header.length)
 				goto need_more;
-			chunk->data = buf + pos;
-			chunk->len = n;
-			chunk->offset = dec->offset;
-			chunk->last = n == remaining;
-			dec->offset += n;
-			pos += n;
-			if (chunk->last)
-				dec->state = WS_FRAME_STATE_HEADER;
+			ws_frame_take_payload(dec, buf, len, &pos, chunk);
 			*consumed = pos;
 			return WS_FRAME_PAYLOAD;
-		}
 		case WS_FRAME_STATE_FAILED:
 		default:
 			*consumed = 0;
@@ -202,6 +213,9 @@ enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 	}
 
 header_done:
+	/* Small frames usually arrive whole: hand out the payload at hand
+	 * with the header, saving the caller a call per frame. */
+	ws_frame_take_payload(dec, buf, len, &pos, chunk);
 	*consumed = pos;
 	return WS_FRAME_HEADER;
 need_more:
@@ -209,24 +223,41 @@ need_more:
 	return WS_FRAME_NEED_MORE;
 }
 
-void ws_unmask_copy(uint8_t *dst, const uint8_t *src, size_t len,
-		    const uint8_t mask[4], uint64_t offset)
+uint8_t ws_unmask_copy(uint8_t *dst, const uint8_t *src, size_t len,
+		       const uint8_t mask[4], uint64_t offset)
 {
-	/* Eight key bytes starting at the right phase; the key repeats every
-	 * four bytes, so word i of the payload always uses the same word. */
-	uint8_t key[8];
-	for (unsigned i = 0; i < 8; i++)
-		key[i] = mask[(offset + i) & 3];
-	uint64_t key64;
-	memcpy(&key64, key, sizeof(key64));
+	/* The key repeated three times: any 8 bytes from position 0-3 of it
+	 * are the key word for payload bytes at that phase. */
+	uint8_t rep[12];
+	memcpy(rep, mask, 4);
+	memcpy(rep + 4, mask, 4);
+	memcpy(rep + 8, mask, 4);
+	const uint8_t *key = rep + (offset & 3);
+	uint64_t k;
+	memcpy(&k, key, sizeof(k));
 
+	uint64_t seen = 0; /* OR of every byte written */
 	size_t i = 0;
+	for (; i + 32 <= len; i += 32) {
+		uint64_t v[4];
+		memcpy(v, src + i, sizeof(v));
+		v[0] ^= k;
+		v[1] ^= k;
+		v[2] ^= k;
+		v[3] ^= k;
+		seen |= v[0] | v[1] | v[2] | v[3];
+		memcpy(dst + i, v, sizeof(v));
+	}
 	for (; i + 8 <= len; i += 8) {
 		uint64_t v;
 		memcpy(&v, src + i, sizeof(v));
-		v ^= key64;
+		v ^= k;
+		seen |= v;
 		memcpy(dst + i, &v, sizeof(v));
 	}
-	for (; i < len; i++)
+	for (; i < len; i++) {
 		dst[i] = src[i] ^ key[i & 7];
+		seen |= dst[i];
+	}
+	return (seen & UINT64_C(0x8080808080808080)) ? 0x80 : 0;
 }
