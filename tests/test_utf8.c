@@ -127,3 +127,75 @@ Test(utf8, open_sequence_is_ok_but_not_complete)
 	utf8_feed(&st, (const uint8_t *)"\xac", 1);
 	cr_assert(utf8_state_complete(&st));
 }
+
+/* A reference validator written the other way round: decode each code
+ * point arithmetically, then reject overlongs, surrogates and values above
+ * U+10FFFF by value (RFC 3629 section 3). */
+static bool reference_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint32_t cp;
+		size_t len;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		} else if ((p[i] & 0xe0) == 0xc0) {
+			cp = p[i] & 0x1f;
+			len = 2;
+		} else if ((p[i] & 0xf0) == 0xe0) {
+			cp = p[i] & 0x0f;
+			len = 3;
+		} else if ((p[i] & 0xf8) == 0xf0) {
+			cp = p[i] & 0x07;
+			len = 4;
+		} else {
+			return false;
+		}
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+		if (cp < min[len] || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+Test(utf8, agrees_with_a_reference_decoder_on_random_text)
+{
+	/* Bytes drawn mostly from lead/continuation ranges so that valid and
+	 * invalid texts both come up often. */
+	static const uint8_t pool[] = {'a', 'z', 0x7f, 0x80, 0x8f, 0x90, 0x9f,
+				       0xa0, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0,
+				       0xe1, 0xed, 0xef, 0xf0, 0xf3, 0xf4,
+				       0xf5, 0xff};
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	int valid_seen = 0;
+	for (int round = 0; round < 20000; round++) {
+		uint8_t buf[24];
+		size_t n = (size_t)(round % 24);
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = pool[x % sizeof(pool)];
+		}
+		bool want = reference_valid(buf, n);
+		valid_seen += want;
+		cr_assert_eq(utf8_is_valid(buf, n), want, "round %d", round);
+		size_t cut = n ? (size_t)(x >> 32) % n : 0;
+		struct utf8_state st = {0};
+		utf8_feed(&st, buf, cut);
+		utf8_feed(&st, buf + cut, n - cut);
+		cr_assert_eq(utf8_state_complete(&st), want, "round %d cut %zu",
+			     round, cut);
+	}
+	cr_assert_gt(valid_seen, 100, "the generator should make valid text too");
+}

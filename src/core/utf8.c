@@ -18,25 +18,27 @@
 
 #include <string.h>
 
-/* Starts the sequence led by byte b (not ASCII). False if b cannot lead. */
-static bool utf8_start(struct utf8_state *s, uint8_t b)
+/* Sets *need and the range [*lo, *hi] of the first continuation byte for
+ * the sequence led by byte b (not ASCII). False if b cannot lead one. */
+static inline bool utf8_lead(uint8_t b, unsigned *need, unsigned *lo,
+			     unsigned *hi)
 {
-	s->lo = 0x80;
-	s->hi = 0xbf;
+	*lo = 0x80;
+	*hi = 0xbf;
 	if (b >= 0xc2 && b <= 0xdf) {
-		s->need = 1;
+		*need = 1;
 	} else if (b >= 0xe0 && b <= 0xef) {
-		s->need = 2;
+		*need = 2;
 		if (b == 0xe0)
-			s->lo = 0xa0;
+			*lo = 0xa0;
 		else if (b == 0xed)
-			s->hi = 0x9f;
+			*hi = 0x9f;
 	} else if (b >= 0xf0 && b <= 0xf4) {
-		s->need = 3;
+		*need = 3;
 		if (b == 0xf0)
-			s->lo = 0x90;
+			*lo = 0x90;
 		else if (b == 0xf4)
-			s->hi = 0x8f;
+			*hi = 0x8f;
 	} else {
 		return false; /* 80-C1: continuation or overlong; F5-FF */
 	}
@@ -51,37 +53,65 @@ static inline uint64_t utf8_load64(const uint8_t *p)
 	return v;
 }
 
+static inline bool utf8_is_cont(uint8_t b)
+{
+	return (b & 0xc0) == 0x80;
+}
+
+/* The state lives in locals while bytes are checked (the compiler cannot
+ * keep it in registers through *s, which p may alias) and is stored back
+ * once at the end. */
 void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 {
 	const uint8_t *end = p + n;
+	unsigned need = s->need, lo = s->lo, hi = s->hi;
 
 	if (s->invalid)
 		return;
+	/* Finish a sequence left open by the previous piece. */
+	for (; need > 0 && p < end; need--) {
+		if (*p < lo || *p > hi)
+			goto invalid;
+		p++;
+		lo = 0x80;
+		hi = 0xbf;
+	}
 	while (p < end) {
-		if (s->need == 0) {
-			/* Fast path: skip whole words of ASCII. */
+		if (*p < 0x80) {
 			while (end - p >= 8 &&
 			       (utf8_load64(p) & UINT64_C(0x8080808080808080)) == 0)
 				p += 8;
 			while (p < end && *p < 0x80)
 				p++;
-			if (p == end)
-				break;
-			if (!utf8_start(s, *p++)) {
-				s->invalid = true;
-				return;
-			}
 			continue;
 		}
-		uint8_t b = *p++;
-		if (b < s->lo || b > s->hi) {
-			s->invalid = true;
-			return;
+		if (!utf8_lead(*p++, &need, &lo, &hi))
+			goto invalid;
+		if ((size_t)(end - p) >= need) {
+			/* Whole sequence at hand: check it in one go. */
+			if (p[0] < lo || p[0] > hi ||
+			    (need > 1 && !utf8_is_cont(p[1])) ||
+			    (need > 2 && !utf8_is_cont(p[2])))
+				goto invalid;
+			p += need;
+			need = 0;
+			continue;
 		}
-		s->lo = 0x80;
-		s->hi = 0xbf;
-		s->need--;
+		/* The sequence runs past this piece: check what is here. */
+		for (; p < end; need--) {
+			if (*p < lo || *p > hi)
+				goto invalid;
+			p++;
+			lo = 0x80;
+			hi = 0xbf;
+		}
 	}
+	s->need = (uint8_t)need;
+	s->lo = (uint8_t)lo;
+	s->hi = (uint8_t)hi;
+	return;
+invalid:
+	s->invalid = true;
 }
 
 bool utf8_is_valid(const uint8_t *p, size_t n)
