@@ -8,12 +8,22 @@
  * stops exactly after the blank line that ends it: the bytes after it are
  * left to the caller (they are the first WebSocket frames). Input that is
  * not an HTTP/1.x message start is refused from its first wrong byte, so a
- * caller can stop looking at a connection that is not HTTP almost at once.
+ * caller can stop looking at a connection that is not HTTP almost at once
+ * (TLS records, the HTTP/2 preface, SSH banners, binary protocols). Bare LF
+ * line ends are accepted as well as CRLF; a request may be preceded by up
+ * to HTTP_UPGRADE_MAX_LEADING_EMPTY empty lines (RFC 9112 2.2); a method
+ * longer than HTTP_UPGRADE_MAX_METHOD is taken as "not HTTP".
  *
  * After HTTP_UPGRADE_DONE the results below are valid. Every slice is an
  * offset into p->buf and is NUL-terminated there; use http_upgrade_str().
+ * Slices that do not apply to the role (method of a response...) are empty.
  * Header names are lower-cased; values have surrounding whitespace trimmed
  * and folded continuation lines (obs-fold) joined with spaces.
+ *
+ * Request targets: path is the target up to '?', query what follows it.
+ * For an absolute-form target ("http://host/chat?x") path is the path part
+ * ("/chat", or "/" when empty) and target is kept whole; authority-form and
+ * asterisk-form targets ("host:443", "*") are their own path.
  */
 #ifndef WSDBG_HTTP_UPGRADE_H
 #define WSDBG_HTTP_UPGRADE_H
@@ -26,6 +36,13 @@
 #define HTTP_UPGRADE_MAX_BLOCK 16384
 /* Header fields remembered; later ones are counted but not kept. */
 #define HTTP_UPGRADE_MAX_HEADERS 64
+/* Longest method accepted (the longest registered one has 17 chars). */
+#define HTTP_UPGRADE_MAX_METHOD 20
+/* Empty lines ignored before a request line (RFC 9112 2.2). */
+#define HTTP_UPGRADE_MAX_LEADING_EMPTY 2
+/* The block plus room for a NUL-terminated copy of the path: when a query
+ * follows it, the path cannot be cut out of the target in place. */
+#define HTTP_UPGRADE_BUF_SIZE (2 * HTTP_UPGRADE_MAX_BLOCK)
 
 enum http_upgrade_role {
 	HTTP_UPGRADE_REQUEST,  /* parse a client's request */
@@ -82,9 +99,10 @@ struct http_upgrade {
 	uint8_t first_line_state;
 	uint8_t first_line_pos;
 	uint8_t leading_newlines;
+	uint8_t fold_into;    /* what an obs-fold line would continue */
 
 	/* The header block as received, rewritten in place while parsing. */
-	char buf[HTTP_UPGRADE_MAX_BLOCK + 1];
+	char buf[HTTP_UPGRADE_BUF_SIZE];
 
 	/* Results (valid after HTTP_UPGRADE_DONE). */
 	int version_minor;             /* 0 or 1 for HTTP/1.0, HTTP/1.1 */
@@ -107,9 +125,11 @@ void http_upgrade_init(struct http_upgrade *p, enum http_upgrade_role role);
  * Takes bytes of data up to the end of the header block. *consumed gets how
  * many were taken: all of len on NEED_MORE; up to and including the blank
  * line on DONE (data[*consumed..len) belong to the caller); on an error,
- * the bytes examined up to the offending one. Once DONE or an error is
- * returned, later calls return the same and consume nothing.
- * Never reads outside data[0..len).
+ * the bytes examined up to the offending one: on NOT_HTTP and TOO_LARGE
+ * data[*consumed] is the first byte refused, on MALFORMED the offending
+ * line is consumed up to its LF. Once DONE or an error is returned, later
+ * calls return the same and consume nothing.
+ * Never reads outside data[0..len); data may be NULL when len is 0.
  */
 enum http_upgrade_status http_upgrade_feed(struct http_upgrade *p,
 					   const char *data, size_t len,
@@ -149,8 +169,9 @@ enum http_upgrade_kind http_upgrade_kind(const struct http_upgrade *p);
  * accepted response; 0 for other kinds. */
 unsigned http_upgrade_problems(const struct http_upgrade *p);
 
-/* Whether header name lname (lower-case) carries credentials and must be
- * shown redacted: cookie, authorization, proxy-authorization. */
+/* Whether header name lname (any letter case) carries credentials and
+ * must be shown redacted: cookie, set-cookie, authorization,
+ * proxy-authorization. */
 bool http_header_is_secret(const char *lname);
 
 #endif
