@@ -124,7 +124,8 @@ enum ws_decode_status {
  *   WS_DECODE_ERROR: a protocol error at buf[*consumed]; decoding of this
  *     direction has stopped. Later calls return WS_DECODE_ERROR at once,
  *     consuming all of their input.
- * buf is never written. msg->data stays valid until the next call.
+ * buf is never written; it may be NULL when len is 0. msg->data stays
+ * valid until the next call.
  */
 enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 				      size_t len, size_t *consumed,

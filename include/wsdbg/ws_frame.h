@@ -112,7 +112,7 @@ static inline void ws_frame_decoder_init(struct ws_frame_decoder *dec)
  * zero-length frame, the HEADER's empty chunk). Call again with the rest of
  * buf after any event but NEED_MORE. After WS_FRAME_ERROR every call
  * returns WS_FRAME_ERROR and consumes nothing. Never reads outside
- * buf[0..len).
+ * buf[0..len); buf may be NULL when len is 0.
  */
 enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 				    const uint8_t *buf, size_t len,

@@ -63,11 +63,12 @@ static inline bool utf8_is_cont(uint8_t b)
  * once at the end. */
 void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 {
-	const uint8_t *end = p + n;
+	const uint8_t *end;
 	unsigned need = s->need, lo = s->lo, hi = s->hi;
 
-	if (s->invalid)
+	if (s->invalid || n == 0) /* p may be NULL when n is 0 */
 		return;
+	end = p + n;
 	/* Finish a sequence left open by the previous piece. */
 	for (; need > 0 && p < end; need--) {
 		if (*p < lo || *p > hi)

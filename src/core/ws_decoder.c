@@ -355,6 +355,10 @@ enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 		*consumed = len;
 		return WS_DECODE_ERROR;
 	}
+	if (len == 0) { /* buf may then be NULL: no arithmetic on it */
+		*consumed = 0;
+		return WS_DECODE_NEED_MORE;
+	}
 	for (;;) {
 		struct ws_frame_chunk chunk;
 		size_t used = 0;

@@ -144,6 +144,13 @@ enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 {
 	size_t pos = 0;
 
+	/* No input is never an event (a frame ends with the chunk that
+	 * brings its last byte); and buf may be NULL. */
+	if (len == 0) {
+		*consumed = 0;
+		return dec->state == WS_FRAME_STATE_FAILED ? WS_FRAME_ERROR
+							   : WS_FRAME_NEED_MORE;
+	}
 	for (;;) {
 		switch (dec->state) {
 		case WS_FRAME_STATE_HEADER: {
