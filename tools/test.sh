@@ -74,6 +74,10 @@ if ninja -C build/fuzz >build/fuzz/ninja.out 2>&1; then
 			failed_stages+=("$name")
 		fi
 	done
+	if [ $((fuzz_passed + fuzz_failed)) -eq 0 ]; then
+		echo "no fuzz target was built"
+		failed_stages+=("fuzz targets")
+	fi
 else
 	cat build/fuzz/ninja.out
 	failed_stages+=("fuzz build")
