@@ -53,7 +53,7 @@ CC=clang wsdbg_setup build/fuzz -Dfuzz=true -Dtests=false \
 fuzz_passed=0 fuzz_failed=0
 if ninja -C build/fuzz >build/fuzz/ninja.out 2>&1; then
 	for target in build/fuzz/tests/fuzz/fuzz_*; do
-		[ -x "$target" ] || continue
+		[ -f "$target" ] && [ -x "$target" ] || continue
 		name=$(basename "$target")
 		corpus=build/fuzz/corpus/$name
 		mkdir -p "$corpus"
