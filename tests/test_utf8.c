@@ -199,3 +199,50 @@ Test(utf8, agrees_with_a_reference_decoder_on_random_text)
 	}
 	cr_assert_gt(valid_seen, 100, "the generator should make valid text too");
 }
+
+Test(utf8, long_texts_agree_with_the_reference_decoder_at_every_split)
+{
+	/* Long texts of mostly valid characters with stray bytes: the ASCII
+	 * word skipping and the 16-step inner loop meet sequences and errors
+	 * at every alignment, and every 7th cut splits a piece. */
+	static const uint8_t pool[] = {'a', 'b', ' ', 0x80, 0x8f, 0x9f, 0xa0,
+				       0xbf, 0xc3, 0xe2, 0xe0, 0xed, 0xf0,
+				       0xf4, 0xc0, 0xff};
+	static const char *chunks[] = {"\xc3\xa9", "\xe6\x97\xa5",
+				       "\xf0\x9f\x98\x80", "ab", "\xed\x9f\xbf",
+				       "\xf4\x8f\xbf\xbf", "x"};
+	uint64_t x = 0x2545f4914f6cdd1du;
+	int valid_seen = 0, invalid_seen = 0;
+	for (int round = 0; round < 3000; round++) {
+		uint8_t buf[200];
+		size_t n = 0, want_len = 64 + (size_t)(round % 130);
+		while (n < want_len) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* Mostly valid characters, now and then a random byte. */
+			if (x % 61 == 0) {
+				buf[n++] = pool[(x >> 8) % sizeof(pool)];
+			} else {
+				const char *c = chunks[(x >> 8) % 7];
+				size_t cl = strlen(c);
+				if (n + cl > sizeof(buf))
+					break;
+				memcpy(buf + n, c, cl);
+				n += cl;
+			}
+		}
+		bool want = reference_valid(buf, n);
+		want ? valid_seen++ : invalid_seen++;
+		cr_assert_eq(utf8_is_valid(buf, n), want, "round %d", round);
+		for (size_t cut = 1; cut < n; cut += 7) {
+			struct utf8_state st = {0};
+			utf8_feed(&st, buf, cut);
+			utf8_feed(&st, buf + cut, n - cut);
+			cr_assert_eq(utf8_state_complete(&st), want,
+				     "round %d cut %zu", round, cut);
+		}
+	}
+	cr_assert_gt(valid_seen, 300);
+	cr_assert_gt(invalid_seen, 300);
+}

@@ -15,25 +15,25 @@
 #include <stdint.h>
 
 struct utf8_state {
-	uint8_t need;    /* continuation bytes still expected in this sequence */
-	uint8_t lo, hi;  /* allowed range of the next continuation byte */
-	bool invalid;    /* an invalid byte was seen; sticky */
+	uint8_t dfa; /* automaton state, private; 0 before any byte */
 };
 
-/* Validates n more bytes. Once invalid, stays invalid (cheaply). */
+/* Validates n more bytes. Once invalid, stays invalid (cheaply). p may be
+ * NULL when n is 0. */
 void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n);
 
 /* True if everything fed so far is valid UTF-8 and no sequence is open. */
-static inline bool utf8_state_complete(const struct utf8_state *s)
-{
-	return !s->invalid && s->need == 0;
-}
+bool utf8_state_complete(const struct utf8_state *s);
 
 /* True if nothing fed so far is invalid (an open sequence may still end
  * well). Useful to fail fast on a partial message. */
-static inline bool utf8_state_ok(const struct utf8_state *s)
+bool utf8_state_ok(const struct utf8_state *s);
+
+/* True between sequences: the next byte starts a character. Equals
+ * utf8_state_complete(); named for callers that skip validating ASCII. */
+static inline bool utf8_state_idle(const struct utf8_state *s)
 {
-	return !s->invalid;
+	return s->dfa == 0;
 }
 
 /* One-shot check of a whole buffer. */

@@ -11,38 +11,106 @@
  *   F0     90-BF 80-BF 80-BF    (no overlongs)
  *   F1-F3  80-BF 80-BF 80-BF
  *   F4     80-8F 80-BF 80-BF    (nothing above U+10FFFF)
- * The state keeps how many continuation bytes are owed and the range the
- * next one must fall in, so a sequence may be cut anywhere.
+ *
+ * The table above is a 9-state automaton over 12 classes of bytes. It runs
+ * as a "shift DFA": every state is a multiple of 6, and the row of a byte
+ * class packs, for each state s, the next state into bits s..s+5. One step
+ * is then a single shift, `row >> state`, with no load or branch that
+ * depends on the state, about one cycle a byte; runs of ASCII in the
+ * accepting state are skipped eight bytes at a time.
  */
 #include "wsdbg/utf8.h"
 
 #include <string.h>
 
-/* Sets *need and the range [*lo, *hi] of the first continuation byte for
- * the sequence led by byte b (not ASCII). False if b cannot lead one. */
-static inline bool utf8_lead(uint8_t b, unsigned *need, unsigned *lo,
-			     unsigned *hi)
+/* States, as bit offsets into a row. REJECT is 0 so that every transition
+ * a row does not name goes there; it is absorbing. */
+enum {
+	UTF8_REJECT = 0,
+	UTF8_ACCEPT = 6,
+	UTF8_NEED1 = 12,    /* one continuation byte to go */
+	UTF8_NEED2 = 18,    /* two to go */
+	UTF8_NEED2_E0 = 24, /* two to go, the next A0-BF */
+	UTF8_NEED2_ED = 30, /* two to go, the next 80-9F */
+	UTF8_NEED3 = 36,    /* three to go */
+	UTF8_NEED3_F0 = 42, /* three to go, the next 90-BF */
+	UTF8_NEED3_F4 = 48, /* three to go, the next 80-8F */
+};
+
+/* Byte classes. */
+enum {
+	UTF8_C_ASCII,   /* 00-7F */
+	UTF8_C_CONT_LO, /* 80-8F */
+	UTF8_C_CONT_MID,/* 90-9F */
+	UTF8_C_CONT_HI, /* A0-BF */
+	UTF8_C_BAD,     /* C0-C1, F5-FF: never in UTF-8 */
+	UTF8_C_LEAD2,   /* C2-DF */
+	UTF8_C_E0,
+	UTF8_C_LEAD3,   /* E1-EC, EE-EF */
+	UTF8_C_ED,
+	UTF8_C_F0,
+	UTF8_C_LEAD4,   /* F1-F3 */
+	UTF8_C_F4,
+	UTF8_CLASSES
+};
+
+#define R4(c) c, c, c, c
+#define R16(c) R4(c), R4(c), R4(c), R4(c)
+static const uint8_t utf8_class[256] = {
+	R16(UTF8_C_ASCII), R16(UTF8_C_ASCII), R16(UTF8_C_ASCII),
+	R16(UTF8_C_ASCII), R16(UTF8_C_ASCII), R16(UTF8_C_ASCII),
+	R16(UTF8_C_ASCII), R16(UTF8_C_ASCII),       /* 00-7F */
+	R16(UTF8_C_CONT_LO),                        /* 80-8F */
+	R16(UTF8_C_CONT_MID),                       /* 90-9F */
+	R16(UTF8_C_CONT_HI), R16(UTF8_C_CONT_HI),   /* A0-BF */
+	UTF8_C_BAD, UTF8_C_BAD,                     /* C0-C1 */
+	R4(UTF8_C_LEAD2), R4(UTF8_C_LEAD2), R4(UTF8_C_LEAD2),
+	R4(UTF8_C_LEAD2), R4(UTF8_C_LEAD2), R4(UTF8_C_LEAD2),
+	R4(UTF8_C_LEAD2), UTF8_C_LEAD2, UTF8_C_LEAD2, /* C2-DF */
+	UTF8_C_E0,                                  /* E0 */
+	R4(UTF8_C_LEAD3), R4(UTF8_C_LEAD3), R4(UTF8_C_LEAD3), /* E1-EC */
+	UTF8_C_ED,                                  /* ED */
+	UTF8_C_LEAD3, UTF8_C_LEAD3,                 /* EE-EF */
+	UTF8_C_F0,                                  /* F0 */
+	UTF8_C_LEAD4, UTF8_C_LEAD4, UTF8_C_LEAD4,   /* F1-F3 */
+	UTF8_C_F4,                                  /* F4 */
+	UTF8_C_BAD, UTF8_C_BAD, UTF8_C_BAD,         /* F5-F7 */
+	R4(UTF8_C_BAD), R4(UTF8_C_BAD),             /* F8-FF */
+};
+
+/* Transition from state `from` to state `to`, placed in a row. */
+#define T(from, to) ((uint64_t)(to) << (from))
+
+/* Continuation bytes move every "N to go" state one step on; the
+ * restricted second bytes of E0, ED, F0 and F4 sequences are read from the
+ * class of the byte itself. */
+#define CONT_ANY \
+	(T(UTF8_NEED1, UTF8_ACCEPT) | T(UTF8_NEED2, UTF8_NEED1) | \
+	 T(UTF8_NEED3, UTF8_NEED2))
+
+static const uint64_t utf8_row[UTF8_CLASSES] = {
+	[UTF8_C_ASCII] = T(UTF8_ACCEPT, UTF8_ACCEPT),
+	[UTF8_C_CONT_LO] = CONT_ANY | T(UTF8_NEED2_ED, UTF8_NEED1) |
+			   T(UTF8_NEED3_F4, UTF8_NEED2),
+	[UTF8_C_CONT_MID] = CONT_ANY | T(UTF8_NEED2_ED, UTF8_NEED1) |
+			    T(UTF8_NEED3_F0, UTF8_NEED2),
+	[UTF8_C_CONT_HI] = CONT_ANY | T(UTF8_NEED2_E0, UTF8_NEED1) |
+			   T(UTF8_NEED3_F0, UTF8_NEED2),
+	[UTF8_C_BAD] = 0,
+	[UTF8_C_LEAD2] = T(UTF8_ACCEPT, UTF8_NEED1),
+	[UTF8_C_E0] = T(UTF8_ACCEPT, UTF8_NEED2_E0),
+	[UTF8_C_LEAD3] = T(UTF8_ACCEPT, UTF8_NEED2),
+	[UTF8_C_ED] = T(UTF8_ACCEPT, UTF8_NEED2_ED),
+	[UTF8_C_F0] = T(UTF8_ACCEPT, UTF8_NEED3_F0),
+	[UTF8_C_LEAD4] = T(UTF8_ACCEPT, UTF8_NEED3),
+	[UTF8_C_F4] = T(UTF8_ACCEPT, UTF8_NEED3_F4),
+};
+
+/* The stored state is kept XOR UTF8_ACCEPT so that a zero-initialised
+ * struct utf8_state means "accepting, nothing open". */
+static inline unsigned utf8_load_state(const struct utf8_state *s)
 {
-	*lo = 0x80;
-	*hi = 0xbf;
-	if (b >= 0xc2 && b <= 0xdf) {
-		*need = 1;
-	} else if (b >= 0xe0 && b <= 0xef) {
-		*need = 2;
-		if (b == 0xe0)
-			*lo = 0xa0;
-		else if (b == 0xed)
-			*hi = 0x9f;
-	} else if (b >= 0xf0 && b <= 0xf4) {
-		*need = 3;
-		if (b == 0xf0)
-			*lo = 0x90;
-		else if (b == 0xf4)
-			*hi = 0x8f;
-	} else {
-		return false; /* 80-C1: continuation or overlong; F5-FF */
-	}
-	return true;
+	return s->dfa ^ UTF8_ACCEPT;
 }
 
 /* Loads 8 bytes without alignment assumptions. */
@@ -53,66 +121,52 @@ static inline uint64_t utf8_load64(const uint8_t *p)
 	return v;
 }
 
-static inline bool utf8_is_cont(uint8_t b)
+/* Skips whole words of ASCII in [p, end). */
+static const uint8_t *utf8_skip_ascii(const uint8_t *p, const uint8_t *end)
 {
-	return (b & 0xc0) == 0x80;
+	while (end - p >= 8 &&
+	       (utf8_load64(p) & UINT64_C(0x8080808080808080)) == 0)
+		p += 8;
+	return p;
 }
 
-/* The state lives in locals while bytes are checked (the compiler cannot
- * keep it in registers through *s, which p may alias) and is stored back
- * once at the end. */
+/* Runs the automaton over [p, end) from state, skipping ASCII runs while
+ * accepting; stops early once rejected. */
+static uint64_t utf8_run(uint64_t state, const uint8_t *p, const uint8_t *end)
+{
+	while (p < end) {
+		if ((state & 63) == UTF8_ACCEPT)
+			p = utf8_skip_ascii(p, end);
+		/* Up to 16 steps before looking at the state again: REJECT is
+		 * absorbing, so nothing is missed by checking it late. The
+		 * shift count is masked the way the hardware does anyway. */
+		const uint8_t *stop = end - p > 16 ? p + 16 : end;
+		while (p < stop)
+			state = utf8_row[utf8_class[*p++]] >> (state & 63);
+		if ((state & 63) == UTF8_REJECT)
+			break;
+	}
+	return state & 63;
+}
+
 void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 {
-	const uint8_t *end;
-	unsigned need = s->need, lo = s->lo, hi = s->hi;
+	uint64_t state = utf8_load_state(s);
 
-	if (s->invalid || n == 0) /* p may be NULL when n is 0 */
+	if (state == UTF8_REJECT || n == 0) /* p may be NULL when n is 0 */
 		return;
-	end = p + n;
-	/* Finish a sequence left open by the previous piece. */
-	for (; need > 0 && p < end; need--) {
-		if (*p < lo || *p > hi)
-			goto invalid;
-		p++;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	while (p < end) {
-		if (*p < 0x80) {
-			while (end - p >= 8 &&
-			       (utf8_load64(p) & UINT64_C(0x8080808080808080)) == 0)
-				p += 8;
-			while (p < end && *p < 0x80)
-				p++;
-			continue;
-		}
-		if (!utf8_lead(*p++, &need, &lo, &hi))
-			goto invalid;
-		if ((size_t)(end - p) >= need) {
-			/* Whole sequence at hand: check it in one go. */
-			if (p[0] < lo || p[0] > hi ||
-			    (need > 1 && !utf8_is_cont(p[1])) ||
-			    (need > 2 && !utf8_is_cont(p[2])))
-				goto invalid;
-			p += need;
-			need = 0;
-			continue;
-		}
-		/* The sequence runs past this piece: check what is here. */
-		for (; p < end; need--) {
-			if (*p < lo || *p > hi)
-				goto invalid;
-			p++;
-			lo = 0x80;
-			hi = 0xbf;
-		}
-	}
-	s->need = (uint8_t)need;
-	s->lo = (uint8_t)lo;
-	s->hi = (uint8_t)hi;
-	return;
-invalid:
-	s->invalid = true;
+	state = utf8_run(state, p, p + n);
+	s->dfa = (uint8_t)(state ^ UTF8_ACCEPT);
+}
+
+bool utf8_state_complete(const struct utf8_state *s)
+{
+	return utf8_load_state(s) == UTF8_ACCEPT;
+}
+
+bool utf8_state_ok(const struct utf8_state *s)
+{
+	return utf8_load_state(s) != UTF8_REJECT;
 }
 
 bool utf8_is_valid(const uint8_t *p, size_t n)

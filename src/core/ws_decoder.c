@@ -188,7 +188,7 @@ static inline size_t ws_decoder_keep_room(struct ws_decoder *d, size_t more)
 static void ws_decoder_check_text(struct ws_decoder *d, const uint8_t *p,
 				  size_t n, uint8_t non_ascii)
 {
-	if (non_ascii || d->utf8.need)
+	if (non_ascii || !utf8_state_idle(&d->utf8))
 		utf8_feed(&d->utf8, p, n);
 }
 
