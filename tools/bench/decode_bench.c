@@ -184,7 +184,7 @@ static void fill_payload(uint8_t *p, size_t len, enum payload_kind kind)
 static const char *payload_name(enum payload_kind kind)
 {
 	return kind == PAYLOAD_BINARY ? "binary"
-	       : kind == PAYLOAD_JSON ? "text"
+	       : kind == PAYLOAD_JSON ? "text (mixed)"
 				      : "text (ASCII)";
 }
 

@@ -201,8 +201,13 @@ static void print_message(const struct text_out *o, const struct session *s,
 			     m->truncated);
 		break;
 	case WS_OPCODE_BINARY:
-		if (o->opt->show_binary && m->kept)
+		if (o->opt->show_binary && m->kept) {
 			preview_hex(o->f, m->data, m->kept, 32, m->truncated);
+		} else {
+			/* No bytes kept: say what it was instead. */
+			painted(o, PAINT_MARK, "[binary %s]",
+				format_size(size, m->size));
+		}
 		break;
 	case WS_OPCODE_CLOSE:
 		print_close(o, m);
