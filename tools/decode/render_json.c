@@ -305,8 +305,10 @@ void render_json(FILE *out, struct session *const *sessions, size_t n,
 		 const struct render_options *opt)
 {
 	struct json_writer w;
+	char *text;
+	size_t len;
 
-	json_init(&w, out);
+	json_init(&w, false);
 	json_object_begin(&w, NULL, false);
 	json_int(&w, "wsdbg", 1);
 	json_string(&w, "source", opt->source);
@@ -317,4 +319,11 @@ void render_json(FILE *out, struct session *const *sessions, size_t n,
 	json_array_end(&w);
 	json_object_end(&w);
 	json_finish(&w);
+	text = json_take(&w, &len);
+	if (!text) {
+		fputs("wsdbg-decode: out of memory writing JSON\n", stderr);
+		return;
+	}
+	fwrite(text, 1, len, out);
+	free(text);
 }

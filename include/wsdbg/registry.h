@@ -1,0 +1,211 @@
+/*
+ * registry.h - what wsdbg knows about the process's WebSocket connections:
+ * each connection's handshake, state, counters, ping round-trip times and
+ * a bounded ring of its recent messages; totals for the process; and the
+ * JSON snapshot (schema version 1, ../shared/DESIGN.md) built from them.
+ *
+ * Bounded whatever the traffic:
+ *   - at most max_connections connections are kept in detail. Open ones
+ *     are never evicted; when the table is full the oldest closed one goes
+ *     (counted in totals.evicted); when every kept one is open, a new
+ *     connection is not detailed (registry_open returns 0) but counted in
+ *     totals.untracked, and its traffic in the totals;
+ *   - closed connections leave after ttl seconds (registry_expire);
+ *   - each connection keeps its last max_messages messages (older ones are
+ *     dropped and counted in messages_dropped);
+ *   - stored message data (text, hex previews, close reasons) is capped
+ *     per connection (max_conn_memory) and for the whole registry
+ *     (max_memory): past a cap the oldest stored data goes first, the
+ *     message itself stays listed with "text_dropped": true.
+ *
+ * Thread safety: one mutex per registry guards everything in it. It is
+ * never held while calling out of the registry (no callbacks, no I/O) and
+ * is not nested with any other lock. Snapshot data is copied under the
+ * lock and serialised after releasing it.
+ *
+ * Times are seconds since the epoch as doubles (microsecond resolution).
+ */
+#ifndef WSDBG_REGISTRY_H
+#define WSDBG_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wsdbg/ws_decoder.h"
+
+/* Limits and switches; see DESIGN.md's environment table. */
+struct registry_config {
+	unsigned max_connections; /* WSDBG_MAX_CONNECTIONS, 50 */
+	unsigned max_messages;    /* WSDBG_MAX_MESSAGES, 100 per connection */
+	size_t max_message_size;  /* WSDBG_MAX_MESSAGE_SIZE, 10240 text bytes */
+	bool show_binary;         /* WSDBG_SHOW_BINARY, false */
+	size_t binary_preview;    /* WSDBG_BINARY_PREVIEW, 256 bytes */
+	unsigned ttl;             /* WSDBG_TTL, 3600 s for closed connections */
+	size_t max_memory;        /* WSDBG_MAX_MEMORY, all stored data */
+	size_t max_conn_memory;   /* stored data per connection, 100 KiB */
+	bool inflate;             /* WSDBG_INFLATE, true */
+	bool metadata_only;       /* WSDBG_CAPTURE=metadata: keep no content */
+};
+
+/* The defaults above (max_memory: REGISTRY_DEFAULT_MAX_MEMORY). */
+#define REGISTRY_DEFAULT_MAX_MEMORY (8u << 20)
+void registry_config_defaults(struct registry_config *cfg);
+
+/* Reads the WSDBG_* variables through lookup (getenv-like: NULL when
+ * unset; a NULL lookup means getenv) into cfg, which holds defaults.
+ * Numbers are plain decimal digits (WSDBG_MAX_MEMORY also takes a K, M or
+ * G suffix, powers of 1024); switches are 0 or 1; WSDBG_CAPTURE is full or
+ * metadata. A bad value (not a number, 0 where a positive one is needed,
+ * beyond 64 bits, trailing junk, empty) keeps the default and calls warn
+ * once with one line without newline, e.g. "wsdbg: WSDBG_MAX_MESSAGES='abc'
+ * is not a positive integer; using 100". A value above a sensible cap
+ * (see config.c) is lowered to the cap with a warning ("... is more than
+ * 100000; using 100000"). warn may be NULL. Returns the number of values
+ * warned about. */
+int registry_config_from_env(struct registry_config *cfg,
+			     const char *(*lookup)(const char *name, void *ctx),
+			     void (*warn)(const char *line, void *ctx),
+			     void *ctx);
+
+/* The decoder settings that follow from cfg for one direction (keep sizes,
+ * inflate); deflate parameters are set by the caller from the handshake. */
+void registry_decoder_config(const struct registry_config *cfg,
+			     struct ws_decoder_config *out);
+
+enum registry_role { REGISTRY_SERVER, REGISTRY_CLIENT };
+
+enum registry_state {
+	REGISTRY_CONNECTING, /* upgrade request seen */
+	REGISTRY_OPEN,       /* 101 seen */
+	REGISTRY_CLOSING,    /* a close frame seen */
+	REGISTRY_CLOSED,     /* the socket is gone */
+	REGISTRY_REJECTED,   /* upgrade answered with another status */
+};
+
+/* Direction, from this process's side. */
+enum registry_dir { REGISTRY_SENT, REGISTRY_RECEIVED };
+
+/* What is known when the upgrade request is seen. Strings are copied;
+ * NULL means unknown/absent. Headers are the request's, names lower-case;
+ * secret ones (http_header_is_secret) are stored redacted. */
+struct registry_request {
+	int fd;
+	enum registry_role role;
+	const char *local; /* "127.0.0.1:8080", "[::1]:8080", "/run/app.sock" */
+	const char *peer;
+	const char *path;
+	const char *query;
+	size_t nheaders;
+	const char *const *header_names;
+	const char *const *header_values;
+};
+
+/* The answer to the upgrade request. */
+struct registry_response {
+	int status;              /* 101 accepted, other: rejected */
+	const char *reason;
+	const char *subprotocol; /* Sec-WebSocket-Protocol, or NULL */
+	const char *extensions;  /* Sec-WebSocket-Extensions as agreed, or NULL */
+};
+
+struct registry;
+
+/* A new registry with cfg copied in. NULL when memory is short. */
+struct registry *registry_new(const struct registry_config *cfg);
+void registry_free(struct registry *r);
+
+/* The configuration in force (a copy). */
+struct registry_config registry_get_config(const struct registry *r);
+
+/* A connection whose upgrade request was seen at time now. Returns its id
+ * (> 0), or 0 when it cannot be detailed (see above; also when memory is
+ * short). Repeated header names are joined with ", ". */
+uint64_t registry_open(struct registry *r, const struct registry_request *req,
+		       double now);
+
+/* The upgrade's answer: state becomes open (101) or rejected. */
+void registry_answer(struct registry *r, uint64_t id,
+		     const struct registry_response *res, double now);
+
+/*
+ * Recording messages. The messages one I/O call completes are recorded
+ * under one lock acquisition: registry_batch_begin() takes the lock and
+ * finds connection id (0: untracked, only the totals count), then
+ * registry_batch_message() for each message as the decoder reports it (its
+ * data is copied at once, so the decoder may go on), then
+ * registry_batch_end() releases the lock. In between only pure decoding
+ * may happen: no I/O, no other registry call.
+ *
+ * Each message copies what is kept (text up to max_message_size, a binary
+ * preview when show_binary, close reasons; nothing with metadata_only),
+ * counts messages, payload bytes and frames per direction, takes a seq
+ * number (one counter per registry, so "messages after seq N" works across
+ * connections). A close frame moves the state to closing and records code,
+ * reason and who sent it (the first close frame decides); pings and pongs
+ * are matched by payload, in either direction, for round-trip times.
+ */
+struct registry_conn;
+struct registry_batch {
+	struct registry *r;
+	struct registry_conn *conn; /* NULL: untracked */
+};
+
+void registry_batch_begin(struct registry *r, struct registry_batch *b,
+			  uint64_t id);
+void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
+			    const struct ws_message *m, double now);
+void registry_batch_end(struct registry_batch *b);
+
+/* begin, one registry_batch_message per element of msgs, end. */
+void registry_messages(struct registry *r, uint64_t id, enum registry_dir dir,
+		       const struct ws_message *msgs, size_t n, double now);
+
+/* Adds wire bytes that moved in dir (frame headers included) to the
+ * connection's and the totals' counters; id 0 only updates the totals. */
+void registry_wire_bytes(struct registry *r, uint64_t id,
+			 enum registry_dir dir, uint64_t bytes);
+
+/* Decoding of dir stopped: the first error is kept ("received: reserved
+ * opcode ..."). */
+void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,
+		    enum ws_error err);
+
+/* The socket ended at now: state closed (a rejected connection stays
+ * rejected, with closed_at set). Without a close frame seen the close code
+ * is 1006 (RFC 6455 7.1.5). Only the first call counts. */
+void registry_closed(struct registry *r, uint64_t id, double now);
+
+/* Removes connections that ended (closed or rejected) ttl seconds or more
+ * before now. Returns how many. */
+unsigned registry_expire(struct registry *r, double now);
+
+/* Marks tracking as switched off for the process (circuit breaker) with a
+ * one-line reason; the snapshot reports it. */
+void registry_disable(struct registry *r, const char *reason);
+
+/* What a snapshot should contain. */
+struct registry_snapshot_options {
+	int pid;
+	const char *process;   /* program name */
+	double taken_at;
+	uint64_t after_seq;    /* only messages with seq > after_seq (follow) */
+	uint64_t conn_id;      /* 0: all connections; else just that one */
+	bool messages;         /* include the message rings */
+};
+
+/* The JSON snapshot (schema version 1) as a malloc'd NUL-terminated
+ * string, *len its length; the caller frees it. NULL when memory is
+ * short. Always valid JSON and valid UTF-8 (bytes that are not are
+ * replaced by U+FFFD in strings). The keys added to DESIGN's are listed
+ * at the top of src/registry/snapshot.c. */
+char *registry_snapshot_json(struct registry *r,
+			     const struct registry_snapshot_options *opt,
+			     size_t *len);
+
+/* Bytes of stored message data now held, as counted against max_memory
+ * and max_conn_memory: each stored block's allocation (its bytes plus a
+ * small header). For tests and the snapshot. */
+size_t registry_memory_used(struct registry *r);
+
+#endif

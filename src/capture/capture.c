@@ -1,0 +1,339 @@
+/*
+ * capture.c - one socket's bytes in, registry entries out (capture.h).
+ *
+ * The request direction is the one that carries the upgrade request:
+ * received for a server, sent for a client. Each handshake parser is
+ * allocated only while it is needed (they hold a 16 KiB header block) and
+ * freed as soon as its results are in the registry.
+ */
+#include "wsdbg/capture.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wsdbg/http_upgrade.h"
+#include "wsdbg/ws_extensions.h"
+
+/* Text room for an address: "[v6 address]:port" or a Unix socket path. */
+#define CAPTURE_ADDRESS_MAX 128
+/* Room for a joined Sec-WebSocket-Extensions or -Protocol value. */
+#define CAPTURE_HEADER_VALUE_MAX 1024
+
+void capture_init(struct capture_stream *s, int fd)
+{
+	*s = (struct capture_stream){.phase = CAPTURE_SNIFF, .fd = fd};
+}
+
+static enum registry_dir capture_request_dir(const struct capture_stream *s)
+{
+	return s->role == REGISTRY_SERVER ? REGISTRY_RECEIVED : REGISTRY_SENT;
+}
+
+/* Frees what the handshake and frame phases hold. */
+static void capture_release(struct capture_stream *s)
+{
+	free(s->request);
+	free(s->response);
+	free(s->pending);
+	s->request = s->response = NULL;
+	s->pending = NULL;
+	s->pending_len = 0;
+	if (s->phase == CAPTURE_FRAMES) {
+		ws_decoder_free(&s->sent);
+		ws_decoder_free(&s->received);
+	}
+}
+
+/* Stops looking at this stream; keeps the id so its end is recorded. */
+static void capture_ignore(struct capture_stream *s)
+{
+	capture_release(s);
+	s->phase = CAPTURE_IGNORED;
+}
+
+static struct http_upgrade *capture_new_parser(enum http_upgrade_role role)
+{
+	struct http_upgrade *p = malloc(sizeof(*p));
+	if (p)
+		http_upgrade_init(p, role);
+	return p;
+}
+
+/* The first byte of the stream decides whether to look further: an HTTP
+ * request starts with a method, and every method in use is upper-case
+ * letters (RFC 9110 9.1). Anything else costs nothing from now on. */
+static void capture_sniff(struct capture_stream *s, enum registry_dir dir,
+			  uint8_t first)
+{
+	if (first < 'A' || first > 'Z') {
+		s->phase = CAPTURE_IGNORED;
+		return;
+	}
+	s->role = dir == REGISTRY_RECEIVED ? REGISTRY_SERVER : REGISTRY_CLIENT;
+	s->request = capture_new_parser(HTTP_UPGRADE_REQUEST);
+	s->phase = s->request ? CAPTURE_HANDSHAKE : CAPTURE_IGNORED;
+}
+
+/* Keeps client bytes that came before the answer (RFC 6455 4.1 says the
+ * client waits; some do not). */
+static void capture_hold(struct capture_stream *s, const uint8_t *buf,
+			 size_t len)
+{
+	if (len == 0 || s->pending_lost)
+		return;
+	if (s->pending_len + len > CAPTURE_PENDING_MAX) {
+		s->pending_lost = true;
+		return;
+	}
+	uint8_t *p = realloc(s->pending, s->pending_len + len);
+	if (!p) {
+		s->pending_lost = true;
+		return;
+	}
+	memcpy(p + s->pending_len, buf, len);
+	s->pending = p;
+	s->pending_len += len;
+}
+
+/* Hands the parsed upgrade request to the registry. */
+static void capture_open(struct capture_stream *s,
+			 const struct capture_context *ctx, double now)
+{
+	const struct http_upgrade *p = s->request;
+	const char *names[HTTP_UPGRADE_MAX_HEADERS];
+	const char *values[HTTP_UPGRADE_MAX_HEADERS];
+	char local[CAPTURE_ADDRESS_MAX] = "", peer[CAPTURE_ADDRESS_MAX] = "";
+
+	for (size_t i = 0; i < p->nheaders; i++) {
+		names[i] = http_upgrade_str(p, p->headers[i].name);
+		values[i] = http_upgrade_str(p, p->headers[i].value);
+	}
+	if (ctx->addresses)
+		ctx->addresses(s->fd, local, sizeof(local), peer, sizeof(peer));
+	struct registry_request req = {
+		.fd = s->fd,
+		.role = s->role,
+		.local = local[0] ? local : NULL,
+		.peer = peer[0] ? peer : NULL,
+		.path = http_upgrade_str(p, p->path),
+		.query = p->has_query ? http_upgrade_str(p, p->query) : NULL,
+		.nheaders = p->nheaders,
+		.header_names = names,
+		.header_values = values,
+	};
+	s->id = registry_open(ctx->registry, &req, now);
+}
+
+/* The request direction's bytes during the handshake. */
+static void capture_request_bytes(struct capture_stream *s,
+				  const struct capture_context *ctx,
+				  const uint8_t *buf, size_t len, double now)
+{
+	if (!s->request) { /* request done: early client frames */
+		capture_hold(s, buf, len);
+		return;
+	}
+	size_t used = 0;
+	enum http_upgrade_status st =
+		http_upgrade_feed(s->request, (const char *)buf, len, &used);
+	if (st == HTTP_UPGRADE_NEED_MORE)
+		return;
+	if (st != HTTP_UPGRADE_DONE ||
+	    http_upgrade_kind(s->request) !=
+		    HTTP_UPGRADE_KIND_WEBSOCKET_REQUEST) {
+		capture_ignore(s); /* not HTTP, or plain HTTP: not ours */
+		return;
+	}
+	capture_open(s, ctx, now);
+	free(s->request);
+	s->request = NULL;
+	s->response = capture_new_parser(HTTP_UPGRADE_RESPONSE);
+	if (!s->response) {
+		capture_ignore(s);
+		return;
+	}
+	capture_hold(s, buf + used, len - used);
+}
+
+/* Sets up both decoders for the agreed extensions. */
+static void capture_start_frames(struct capture_stream *s,
+				 const struct capture_context *ctx,
+				 const char *extensions)
+{
+	struct registry_config rc = registry_get_config(ctx->registry);
+	struct ws_decoder_config base = {0}, sent, received;
+	struct ws_deflate_params deflate;
+
+	registry_decoder_config(&rc, &base);
+	if (ws_deflate_params_parse(extensions, extensions ? strlen(extensions)
+							   : 0,
+				    &deflate) != WS_EXTENSIONS_OK)
+		deflate.enabled = false;
+	sent = received = base;
+	/* The client sends masked frames; which side that is depends on
+	 * this process's role. */
+	bool client_is_us = s->role == REGISTRY_CLIENT;
+	ws_decoder_config_set_deflate(&sent, client_is_us, &deflate);
+	ws_decoder_config_set_deflate(&received, !client_is_us, &deflate);
+	ws_decoder_init(&s->sent, &sent);
+	ws_decoder_init(&s->received, &received);
+	s->phase = CAPTURE_FRAMES;
+}
+
+static void capture_frames(struct capture_stream *s,
+			   const struct capture_context *ctx,
+			   enum registry_dir dir, const uint8_t *buf,
+			   size_t len, double now);
+
+/* The answer direction's bytes during the handshake. */
+static void capture_answer_bytes(struct capture_stream *s,
+				 const struct capture_context *ctx,
+				 const uint8_t *buf, size_t len, double now)
+{
+	if (!s->response) { /* answering before the request ended */
+		capture_ignore(s);
+		return;
+	}
+	size_t used = 0;
+	enum http_upgrade_status st =
+		http_upgrade_feed(s->response, (const char *)buf, len, &used);
+	if (st == HTTP_UPGRADE_NEED_MORE)
+		return;
+
+	const struct http_upgrade *p = s->response;
+	char extensions[CAPTURE_HEADER_VALUE_MAX] = "";
+	char protocol[CAPTURE_HEADER_VALUE_MAX] = "";
+	struct registry_response res = {.status = 0,
+					.reason = http_upgrade_strerror(st)};
+	if (st == HTTP_UPGRADE_DONE) {
+		size_t n = http_upgrade_join(p, "sec-websocket-extensions",
+					     extensions, sizeof(extensions));
+		http_upgrade_join(p, "sec-websocket-protocol", protocol,
+				  sizeof(protocol));
+		res.status = p->status;
+		res.reason = http_upgrade_str(p, p->reason);
+		res.subprotocol = protocol[0] ? protocol : NULL;
+		res.extensions = extensions[0] ? extensions : NULL;
+		if (n >= sizeof(extensions))
+			extensions[0] = '\0'; /* cut short: cannot trust it */
+	}
+	registry_answer(ctx->registry, s->id, &res, now);
+	if (st != HTTP_UPGRADE_DONE ||
+	    http_upgrade_kind(p) != HTTP_UPGRADE_KIND_ACCEPTED) {
+		capture_ignore(s); /* rejected: recorded with its status */
+		return;
+	}
+
+	/* Accepted: frames from here on, both ways. */
+	uint8_t *held = s->pending;
+	size_t held_len = s->pending_len;
+	bool held_lost = s->pending_lost;
+	s->pending = NULL;
+	s->pending_len = 0;
+	free(s->response);
+	s->response = NULL;
+	capture_start_frames(s, ctx, extensions[0] ? extensions : NULL);
+
+	enum registry_dir answer_dir = s->role == REGISTRY_SERVER
+		? REGISTRY_SENT : REGISTRY_RECEIVED;
+	enum registry_dir request_dir = capture_request_dir(s);
+	if (held_lost)
+		capture_gap(s, ctx, request_dir);
+	else if (held_len)
+		capture_frames(s, ctx, request_dir, held, held_len, now);
+	free(held);
+	if (s->phase == CAPTURE_FRAMES && used < len)
+		capture_frames(s, ctx, answer_dir, buf + used, len - used, now);
+}
+
+/* Frames in one direction: decode, record messages under one lock. */
+static void capture_frames(struct capture_stream *s,
+			   const struct capture_context *ctx,
+			   enum registry_dir dir, const uint8_t *buf,
+			   size_t len, double now)
+{
+	struct ws_decoder *d = dir == REGISTRY_SENT ? &s->sent : &s->received;
+	struct registry_batch batch = {0};
+	bool batching = false;
+
+	registry_wire_bytes(ctx->registry, s->id, dir, len);
+	if (ws_decoder_error(d) != WS_OK)
+		return;
+	while (len > 0) {
+		size_t used = 0;
+		struct ws_message m;
+		enum ws_decode_status st =
+			ws_decoder_feed(d, buf, len, &used, &m);
+		buf += used;
+		len -= used;
+		if (st != WS_DECODE_MESSAGE)
+			break;
+		if (!batching) {
+			registry_batch_begin(ctx->registry, &batch, s->id);
+			batching = true;
+		}
+		registry_batch_message(&batch, dir, &m, now);
+	}
+	if (batching)
+		registry_batch_end(&batch);
+	if (ws_decoder_error(d) != WS_OK) {
+		registry_error(ctx->registry, s->id, dir, ws_decoder_error(d));
+		/* Both directions stopped: nothing left to look at. */
+		if (ws_decoder_error(&s->sent) != WS_OK &&
+		    ws_decoder_error(&s->received) != WS_OK)
+			capture_ignore(s);
+	}
+}
+
+void capture_feed(struct capture_stream *s, const struct capture_context *ctx,
+		  enum registry_dir dir, const uint8_t *buf, size_t len,
+		  double now)
+{
+	if (len == 0 || s->phase == CAPTURE_IGNORED)
+		return;
+	if (s->phase == CAPTURE_SNIFF) {
+		capture_sniff(s, dir, buf[0]);
+		if (s->phase != CAPTURE_HANDSHAKE)
+			return;
+	}
+	if (s->phase == CAPTURE_FRAMES)
+		capture_frames(s, ctx, dir, buf, len, now);
+	else if (dir == capture_request_dir(s))
+		capture_request_bytes(s, ctx, buf, len, now);
+	else
+		capture_answer_bytes(s, ctx, buf, len, now);
+}
+
+void capture_gap(struct capture_stream *s, const struct capture_context *ctx,
+		 enum registry_dir dir)
+{
+	if (s->phase == CAPTURE_HANDSHAKE) {
+		capture_ignore(s); /* a handshake with holes cannot be read */
+		return;
+	}
+	if (s->phase != CAPTURE_FRAMES)
+		return;
+	struct ws_decoder *d = dir == REGISTRY_SENT ? &s->sent : &s->received;
+	if (ws_decoder_error(d) != WS_OK)
+		return;
+	ws_decoder_fail(d, WS_ERR_GAP);
+	registry_error(ctx->registry, s->id, dir, WS_ERR_GAP);
+	if (ws_decoder_error(&s->sent) != WS_OK &&
+	    ws_decoder_error(&s->received) != WS_OK)
+		capture_ignore(s);
+}
+
+void capture_close(struct capture_stream *s, const struct capture_context *ctx,
+		   double now)
+{
+	if (s->id)
+		registry_closed(ctx->registry, s->id, now);
+	capture_discard(s);
+}
+
+void capture_discard(struct capture_stream *s)
+{
+	int fd = s->fd;
+	capture_release(s);
+	capture_init(s, fd);
+}

@@ -1,0 +1,375 @@
+/*
+ * messages.c - recording messages: per-direction counters, the close
+ * handshake, ping round-trip times, each connection's ring of recent
+ * messages and the stored data behind it, held under the per-connection
+ * (max_conn_memory) and registry-wide (max_memory) caps.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <utlist.h>
+
+#include "registry_private.h"
+
+/* ---- stored data -------------------------------------------------------- */
+
+/* Unlinks and frees block d. Lock held. */
+static void data_free(struct registry *r, struct stored_data *d)
+{
+	size_t cost = stored_data_cost(d->len);
+
+	DL_DELETE(r->data, d);
+	d->conn->mem -= cost;
+	r->mem -= cost;
+	free(d);
+}
+
+/* The ring position (0 = oldest) of slot i. */
+static struct registry_slot *ring_at(struct registry_conn *c, uint32_t i)
+{
+	return &c->ring[(c->ring_head + i) % c->ring_cap];
+}
+
+/* Gives up c's oldest stored data: the message stays in the ring flagged
+ * text_dropped. False if c has none. Lock held. */
+static bool drop_oldest_data(struct registry *r, struct registry_conn *c)
+{
+	for (uint32_t i = 0; i < c->ring_len; i++) {
+		struct registry_slot *s = ring_at(c, i);
+
+		if (s->data) {
+			data_free(r, s->data);
+			s->data = NULL;
+			s->text_dropped = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Copies n bytes of p as the stored data of slot s, the newest message of
+ * c, first making room under both caps by dropping the oldest stored data
+ * (c's own, then the registry's). Data larger than a cap is not stored.
+ * Lock held. */
+static void data_store(struct registry *r, struct registry_conn *c,
+		       struct registry_slot *s, const uint8_t *p, size_t n)
+{
+	size_t cost = stored_data_cost(n);
+	struct stored_data *d;
+
+	if (n == 0)
+		return;
+	if (cost > r->cfg.max_conn_memory || cost > r->cfg.max_memory ||
+	    n > UINT32_MAX) {
+		s->text_dropped = true;
+		return;
+	}
+	while (c->mem + cost > r->cfg.max_conn_memory)
+		if (!drop_oldest_data(r, c))
+			break;
+	/* The registry's oldest block is also the oldest of its connection,
+	 * so dropping that connection's oldest drops exactly it. */
+	while (r->mem + cost > r->cfg.max_memory && r->data)
+		if (!drop_oldest_data(r, r->data->conn))
+			break;
+	d = malloc(cost);
+	if (!d) {
+		s->text_dropped = true;
+		return;
+	}
+	d->conn = c;
+	d->len = (uint32_t)n;
+	memcpy(d->bytes, p, n);
+	DL_APPEND(r->data, d);
+	c->mem += cost;
+	r->mem += cost;
+	s->data = d;
+}
+
+void registry_conn_free_messages(struct registry *r, struct registry_conn *c)
+{
+	for (uint32_t i = 0; i < c->ring_len; i++) {
+		struct registry_slot *s = ring_at(c, i);
+
+		if (s->data)
+			data_free(r, s->data);
+	}
+	free(c->ring);
+	c->ring = NULL;
+	c->ring_cap = c->ring_head = c->ring_len = 0;
+}
+
+/* ---- the ring ----------------------------------------------------------- */
+
+/* Smallest ring allocated, in messages. */
+#define RING_MIN 4
+
+/* A free slot at the ring's end: grows the ring (allocated on first use,
+ * doubling up to max_messages) or drops the oldest message, counted in
+ * messages_dropped. NULL only when no slot can be had at all. Lock held. */
+static struct registry_slot *ring_push(struct registry *r,
+				       struct registry_conn *c)
+{
+	uint32_t max = r->cfg.max_messages;
+	struct registry_slot *s;
+
+	if (max == 0)
+		return NULL;
+	if (c->ring_len == c->ring_cap && c->ring_cap < max) {
+		/* Until the ring is at its final size it never wraps
+		 * (ring_head stays 0), so growing is a plain realloc. */
+		uint32_t cap = c->ring_cap ? c->ring_cap * 2 : RING_MIN;
+		struct registry_slot *grown;
+
+		if (cap > max || cap < c->ring_cap)
+			cap = max;
+		grown = realloc(c->ring, cap * sizeof(*grown));
+		if (grown) {
+			c->ring = grown;
+			c->ring_cap = cap;
+		}
+	}
+	if (c->ring_cap == 0)
+		return NULL;
+	if (c->ring_len == c->ring_cap) {
+		s = ring_at(c, 0);
+		if (s->data)
+			data_free(r, s->data);
+		c->ring_head = (c->ring_head + 1) % c->ring_cap;
+		c->ring_len--;
+		c->messages_dropped++;
+	}
+	s = ring_at(c, c->ring_len++);
+	*s = (struct registry_slot){0};
+	return s;
+}
+
+/* ---- ping round-trip times ---------------------------------------------- */
+
+/* FNV-1a over the payload, its length mixed in. */
+static uint64_t ping_hash(const struct ws_message *m)
+{
+	uint64_t h = 0xcbf29ce484222325u ^ m->size;
+
+	for (size_t i = 0; i < m->kept; i++) {
+		h ^= m->data[i];
+		h *= 0x100000001b3u;
+	}
+	return h;
+}
+
+static void ping_remember(struct registry_conn *c, unsigned dir,
+			  const struct ws_message *m, double now)
+{
+	unsigned i = c->pings_next[dir];
+
+	c->pings[dir][i] = (struct registry_ping){ping_hash(m), now};
+	c->pings_used[dir] |= (uint8_t)(1u << i);
+	c->pings_next[dir] = (uint8_t)((i + 1) % REGISTRY_PINGS);
+}
+
+/* A pong in dir answers a ping that went the other way with the same
+ * payload. RFC 6455 5.5.3 lets a peer answer only the latest of several
+ * pings, so the latest match is taken and all pings with that payload are
+ * settled; a pong with no match (unsolicited, RFC 6455 5.5.3) is ignored. */
+static void pong_match(struct registry_conn *c, unsigned dir,
+		       const struct ws_message *m, double now)
+{
+	unsigned other = !dir;
+	uint64_t h = ping_hash(m);
+	double sent = 0, ms;
+	bool found = false;
+
+	for (unsigned i = 0; i < REGISTRY_PINGS; i++) {
+		const struct registry_ping *p = &c->pings[other][i];
+
+		if (!(c->pings_used[other] & (1u << i)) || p->hash != h)
+			continue;
+		if (!found || p->t > sent)
+			sent = p->t;
+		found = true;
+		c->pings_used[other] &= (uint8_t) ~(1u << i);
+	}
+	if (!found)
+		return;
+	ms = (now - sent) * 1000.0;
+	if (ms < 0)
+		ms = 0; /* the clock stepped back */
+	if (c->rtt.samples == 0 || ms < c->rtt.min)
+		c->rtt.min = ms;
+	if (c->rtt.samples == 0 || ms > c->rtt.max)
+		c->rtt.max = ms;
+	c->rtt.last = ms;
+	c->rtt.sum += ms;
+	c->rtt.samples++;
+}
+
+/* ---- recording ---------------------------------------------------------- */
+
+static int type_of(uint8_t opcode)
+{
+	switch (opcode) {
+	case WS_OPCODE_TEXT:
+		return REGISTRY_TEXT;
+	case WS_OPCODE_BINARY:
+		return REGISTRY_BINARY;
+	case WS_OPCODE_CLOSE:
+		return REGISTRY_CLOSE;
+	case WS_OPCODE_PING:
+		return REGISTRY_PING;
+	case WS_OPCODE_PONG:
+		return REGISTRY_PONG;
+	default:
+		return -1;
+	}
+}
+
+/* Who sent a message that went in dir: this process is c's role. */
+static uint8_t sender(const struct registry_conn *c, unsigned dir)
+{
+	bool by_us = dir == REGISTRY_SENT;
+	bool we_serve = c->role == REGISTRY_SERVER;
+
+	return by_us == we_serve ? REGISTRY_BY_SERVER : REGISTRY_BY_CLIENT;
+}
+
+/* The first close frame decides code, reason and who closed (RFC 6455
+ * 7.1.5: a frame without a code reads as 1005). Lock held. */
+static void close_seen(struct registry_conn *c, unsigned dir,
+		       const struct ws_message *m)
+{
+	if (c->state == REGISTRY_CONNECTING || c->state == REGISTRY_OPEN)
+		c->state = REGISTRY_CLOSING;
+	if (c->close_known)
+		return;
+	c->close_known = true;
+	c->close_code = m->close_code >= 0 ? m->close_code : 1005;
+	c->close_by = sender(c, dir);
+	if (m->close_reason_len > 0) {
+		/* At most 123 bytes (RFC 6455 5.5); kept even with
+		 * metadata_only, being about the connection, not content. */
+		c->close_reason = malloc(m->close_reason_len + 1);
+		if (c->close_reason) {
+			memcpy(c->close_reason, m->close_reason,
+			       m->close_reason_len);
+			c->close_reason[m->close_reason_len] = '\0';
+			c->close_reason_len = (uint32_t)m->close_reason_len;
+		}
+	}
+}
+
+/* What of m is stored, by type: the text prefix (up to max_message_size),
+ * the binary preview (show_binary, up to binary_preview), the close
+ * reason, the ping/pong payload; nothing with metadata_only. */
+static const uint8_t *content(const struct registry_config *cfg,
+			      const struct ws_message *m, size_t *n, bool *cut)
+{
+	*n = 0;
+	*cut = false;
+	if (cfg->metadata_only)
+		return NULL;
+	switch (m->opcode) {
+	case WS_OPCODE_TEXT:
+		*n = m->kept < cfg->max_message_size ? m->kept
+						     : cfg->max_message_size;
+		*cut = *n < m->size;
+		return m->data;
+	case WS_OPCODE_BINARY:
+		if (!cfg->show_binary)
+			return NULL;
+		*n = m->kept < cfg->binary_preview ? m->kept
+						   : cfg->binary_preview;
+		*cut = *n < m->size;
+		return m->data;
+	case WS_OPCODE_CLOSE:
+		*n = m->close_reason_len;
+		return m->close_reason;
+	case WS_OPCODE_PING:
+	case WS_OPCODE_PONG:
+		*n = m->kept;
+		return m->data;
+	default:
+		return NULL;
+	}
+}
+
+void registry_batch_begin(struct registry *r, struct registry_batch *b,
+			  uint64_t id)
+{
+	pthread_mutex_lock(&r->lock);
+	b->r = r;
+	b->conn = NULL;
+	if (id != 0)
+		HASH_FIND(hh, r->conns, &id, sizeof(id), b->conn);
+}
+
+void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
+			    const struct ws_message *m, double now)
+{
+	struct registry *r = b->r;
+	struct registry_conn *c = b->conn;
+	struct registry_counts *t = &r->totals.counts[dir];
+	struct registry_slot *s;
+	const uint8_t *p;
+	int type = type_of(m->opcode);
+	size_t n;
+	bool cut;
+
+	t->messages++;
+	t->bytes += m->size;
+	t->frames += m->frames;
+	if (type >= 0)
+		r->totals.by_type[dir][type]++;
+	if (!c)
+		return;
+	c->counts[dir].messages++;
+	c->counts[dir].bytes += m->size;
+	c->counts[dir].frames += m->frames;
+
+	if (m->opcode == WS_OPCODE_CLOSE)
+		close_seen(c, dir, m);
+	else if (m->opcode == WS_OPCODE_PING)
+		ping_remember(c, dir, m, now);
+	else if (m->opcode == WS_OPCODE_PONG)
+		pong_match(c, dir, m, now);
+
+	s = ring_push(r, c);
+	if (!s) {
+		c->messages_dropped++;
+		return;
+	}
+	s->seq = ++r->last_seq;
+	s->t = now;
+	s->size = m->size;
+	s->frames = m->frames;
+	s->opcode = m->opcode;
+	s->dir = (uint8_t)dir;
+	s->compressed = m->compressed;
+	s->utf8_valid = m->utf8_valid;
+	s->close_code = m->opcode == WS_OPCODE_CLOSE ? m->close_code : -1;
+	p = content(&r->cfg, m, &n, &cut);
+	/* truncated: what is shown is a prefix. Content not kept by choice
+	 * (binary hidden, metadata_only) is not called truncated. */
+	s->truncated = p && (m->truncated || cut);
+	if (p)
+		data_store(r, c, s, p, n);
+}
+
+void registry_batch_end(struct registry_batch *b)
+{
+	struct registry *r = b->r;
+
+	b->r = NULL;
+	b->conn = NULL;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void registry_messages(struct registry *r, uint64_t id, enum registry_dir dir,
+		       const struct ws_message *msgs, size_t n, double now)
+{
+	struct registry_batch b;
+
+	registry_batch_begin(r, &b, id);
+	for (size_t i = 0; i < n; i++)
+		registry_batch_message(&b, dir, &msgs[i], now);
+	registry_batch_end(&b);
+}

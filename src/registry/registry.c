@@ -1,0 +1,379 @@
+/*
+ * registry.c - the connection table: creating and freeing the registry,
+ * connections from upgrade to close, the max_connections and ttl limits,
+ * and the small updates (wire bytes, errors, circuit breaker). Messages
+ * are in messages.c, the JSON in snapshot.c.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utlist.h>
+
+#include "registry_private.h"
+#include "wsdbg/http_upgrade.h"
+#include "wsdbg/ws_close.h"
+
+/* How a secret header's value is stored (DESIGN: shown redacted). */
+static const char redacted[] = "[redacted]";
+
+struct registry *registry_new(const struct registry_config *cfg)
+{
+	struct registry *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->cfg = *cfg;
+	if (pthread_mutex_init(&r->lock, NULL) != 0) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Unlinks c from every list and frees it with all it holds. Lock held. */
+static void conn_remove(struct registry *r, struct registry_conn *c)
+{
+	HASH_DEL(r->conns, c);
+	if (c->ended)
+		DL_DELETE(r->ended, c);
+	else
+		r->nactive--;
+	r->nconns--;
+	registry_conn_free_messages(r, c);
+	free(c->strs);
+	free(c->close_reason);
+	free(c);
+}
+
+void registry_free(struct registry *r)
+{
+	struct registry_conn *c, *tmp;
+
+	if (!r)
+		return;
+	HASH_ITER(hh, r->conns, c, tmp)
+	conn_remove(r, c);
+	pthread_mutex_destroy(&r->lock);
+	free(r->disabled_reason);
+	free(r);
+}
+
+struct registry_config registry_get_config(const struct registry *r)
+{
+	/* cfg never changes after registry_new: no lock needed. */
+	return r->cfg;
+}
+
+/* Lock held. */
+static struct registry_conn *conn_find(struct registry *r, uint64_t id)
+{
+	struct registry_conn *c = NULL;
+
+	if (id != 0)
+		HASH_FIND(hh, r->conns, &id, sizeof(id), c);
+	return c;
+}
+
+/* c stopped being active at now: it joins the ended list, whose order
+ * decides eviction (oldest ended first) and expiry. Lock held. */
+static void conn_end(struct registry *r, struct registry_conn *c, double now)
+{
+	if (c->ended)
+		return;
+	c->ended = true;
+	c->ended_at = now;
+	r->nactive--;
+	DL_APPEND(r->ended, c);
+}
+
+/* ---- request strings ---------------------------------------------------- */
+
+/* A string block being sized (buf NULL) or filled. */
+struct strblock {
+	char *buf;
+	size_t len;
+};
+
+static uint32_t strblock_add(struct strblock *b, const char *s, size_t n)
+{
+	uint32_t off = (uint32_t)b->len;
+
+	if (b->buf) {
+		memcpy(b->buf + b->len, s, n);
+		b->buf[b->len + n] = '\0';
+	}
+	b->len += n + 1;
+	return off;
+}
+
+static uint32_t strblock_add_opt(struct strblock *b, const char *s)
+{
+	return s ? strblock_add(b, s, strlen(s)) : REGISTRY_NO_STRING;
+}
+
+/* Adds header name i lower-cased, then the values of every header of that
+ * name joined with ", " (RFC 9110 5.3), or "[redacted]". Returns false if
+ * an earlier header had the same name (already added). */
+static bool strblock_add_header(struct strblock *b,
+				const struct registry_request *req, size_t i)
+{
+	const char *name = req->header_names[i];
+	size_t off;
+	bool first = true;
+
+	for (size_t j = 0; j < i; j++)
+		if (req->header_names[j] &&
+		    strcasecmp(req->header_names[j], name) == 0)
+			return false;
+	off = strblock_add(b, name, strlen(name));
+	if (b->buf)
+		for (char *p = b->buf + off; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	if (http_header_is_secret(name)) {
+		strblock_add(b, redacted, strlen(redacted));
+		return true;
+	}
+	for (size_t j = i; j < req->nheaders; j++) {
+		const char *v =
+		    req->header_values[j] ? req->header_values[j] : "";
+		size_t n = strlen(v);
+
+		if (!req->header_names[j] ||
+		    strcasecmp(req->header_names[j], name) != 0)
+			continue;
+		if (!first) {
+			if (b->buf)
+				memcpy(b->buf + b->len, ", ", 2);
+			b->len += 2;
+		}
+		if (b->buf)
+			memcpy(b->buf + b->len, v, n);
+		b->len += n;
+		first = false;
+	}
+	if (b->buf)
+		b->buf[b->len] = '\0';
+	b->len++;
+	return true;
+}
+
+/* Fills c's string block from req: one pass to size it, one to fill it.
+ * False when memory is short or the strings are absurdly long. */
+static bool conn_set_request(struct registry_conn *c,
+			     const struct registry_request *req)
+{
+	struct strblock b = {0};
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			if (b.len > UINT32_MAX / 2)
+				return false;
+			c->strs = malloc(b.len);
+			if (!c->strs)
+				return false;
+			c->strs_len = (uint32_t)b.len;
+			b = (struct strblock){.buf = c->strs};
+		}
+		c->off_local = strblock_add_opt(&b, req->local);
+		c->off_peer = strblock_add_opt(&b, req->peer);
+		c->off_path = strblock_add_opt(&b, req->path);
+		c->off_query = strblock_add_opt(&b, req->query);
+		c->off_headers = (uint32_t)b.len;
+		c->nheaders = 0;
+		for (size_t i = 0; i < req->nheaders; i++)
+			if (req->header_names[i] &&
+			    strblock_add_header(&b, req, i))
+				c->nheaders++;
+	}
+	c->off_subprotocol = REGISTRY_NO_STRING;
+	c->off_extensions = REGISTRY_NO_STRING;
+	return true;
+}
+
+/* Appends the answer's subprotocol and extensions to c's string block.
+ * When memory is short they stay unknown. */
+static void conn_set_answer(struct registry_conn *c,
+			    const struct registry_response *res)
+{
+	size_t sp = res->subprotocol ? strlen(res->subprotocol) + 1 : 0;
+	size_t ex = res->extensions ? strlen(res->extensions) + 1 : 0;
+	size_t len = c->strs_len + sp + ex;
+	struct strblock b;
+	char *grown;
+
+	if (sp + ex == 0 || len > UINT32_MAX / 2)
+		return;
+	grown = realloc(c->strs, len);
+	if (!grown)
+		return;
+	c->strs = grown;
+	b = (struct strblock){.buf = grown, .len = c->strs_len};
+	c->off_subprotocol = strblock_add_opt(&b, res->subprotocol);
+	c->off_extensions = strblock_add_opt(&b, res->extensions);
+	c->strs_len = (uint32_t)len;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+uint64_t registry_open(struct registry *r, const struct registry_request *req,
+		       double now)
+{
+	/* Built before taking the lock: the allocations need no lock. */
+	struct registry_conn *c = calloc(1, sizeof(*c));
+
+	if (c && !conn_set_request(c, req)) {
+		free(c->strs);
+		free(c);
+		c = NULL;
+	}
+	if (c) {
+		c->fd = req->fd;
+		c->role = (uint8_t)req->role;
+		c->state = REGISTRY_CONNECTING;
+		c->opened_at = now;
+		c->closed_at = -1;
+		c->close_code = -1;
+	}
+
+	pthread_mutex_lock(&r->lock);
+	r->totals.connections++;
+	if (c && r->nconns >= r->cfg.max_connections && r->ended) {
+		/* Full: the connection that ended first makes room. */
+		conn_remove(r, r->ended);
+		r->totals.evicted++;
+	}
+	if (!c || r->nconns >= r->cfg.max_connections) {
+		/* Every kept connection is open (or memory is short): this one
+		 * is only counted. */
+		r->totals.untracked++;
+		pthread_mutex_unlock(&r->lock);
+		if (c)
+			free(c->strs);
+		free(c);
+		return 0;
+	}
+	c->id = ++r->last_id;
+	HASH_ADD(hh, r->conns, id, sizeof(c->id), c);
+	r->nconns++;
+	r->nactive++;
+	pthread_mutex_unlock(&r->lock);
+	return c->id;
+}
+
+void registry_answer(struct registry *r, uint64_t id,
+		     const struct registry_response *res, double now)
+{
+	struct registry_conn *c;
+
+	pthread_mutex_lock(&r->lock);
+	c = conn_find(r, id);
+	/* Only the first answer to the request counts. */
+	if (c && c->state == REGISTRY_CONNECTING && c->status == 0) {
+		c->status = res->status;
+		if (res->status == 101) {
+			c->state = REGISTRY_OPEN;
+			conn_set_answer(c, res);
+		} else {
+			c->state = REGISTRY_REJECTED;
+			r->totals.rejected++;
+			conn_end(r, c, now);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void registry_closed(struct registry *r, uint64_t id, double now)
+{
+	struct registry_conn *c;
+
+	pthread_mutex_lock(&r->lock);
+	c = conn_find(r, id);
+	if (c && c->closed_at < 0) {
+		c->closed_at = now;
+		r->totals.closed++;
+		/* A rejected upgrade keeps its state and has no close. */
+		if (c->state != REGISTRY_REJECTED) {
+			c->state = REGISTRY_CLOSED;
+			if (!c->close_known) {
+				/* RFC 6455 7.1.5: no close frame seen. */
+				c->close_known = true;
+				c->close_code = WS_CLOSE_ABNORMAL;
+				c->close_by = REGISTRY_BY_NONE;
+			}
+		}
+		conn_end(r, c, now);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+unsigned registry_expire(struct registry *r, double now)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&r->lock);
+	/* The ended list is in end order: stop at the first one still young. */
+	while (r->ended && r->ended->ended_at + (double)r->cfg.ttl <= now) {
+		conn_remove(r, r->ended);
+		n++;
+	}
+	r->totals.expired += n;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+/* ---- small updates ------------------------------------------------------ */
+
+void registry_wire_bytes(struct registry *r, uint64_t id, enum registry_dir dir,
+			 uint64_t bytes)
+{
+	struct registry_conn *c;
+
+	pthread_mutex_lock(&r->lock);
+	r->totals.counts[dir].wire_bytes += bytes;
+	c = conn_find(r, id);
+	if (c)
+		c->counts[dir].wire_bytes += bytes;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,
+		    enum ws_error err)
+{
+	struct registry_conn *c;
+
+	if (err == WS_OK)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->totals.errors++;
+	c = conn_find(r, id);
+	if (c && c->error == WS_OK) {
+		c->error = err;
+		c->error_dir = (uint8_t)dir;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void registry_disable(struct registry *r, const char *reason)
+{
+	/* Copied before locking; the first reason is the one kept. */
+	char *copy = strdup(reason ? reason : "");
+
+	pthread_mutex_lock(&r->lock);
+	r->disabled = true;
+	if (!r->disabled_reason) {
+		r->disabled_reason = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+	free(copy);
+}
+
+size_t registry_memory_used(struct registry *r)
+{
+	size_t mem;
+
+	pthread_mutex_lock(&r->lock);
+	mem = r->mem;
+	pthread_mutex_unlock(&r->lock);
+	return mem;
+}

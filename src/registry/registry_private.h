@@ -1,0 +1,202 @@
+/*
+ * registry_private.h - the registry's data, shared by its .c files
+ * (registry.c: connections and limits; messages.c: rings, stored data,
+ * counters and ping times; snapshot.c: the JSON). Not installed; nothing
+ * outside src/registry includes it.
+ *
+ * Memory layout, chosen so that an idle open connection costs well under
+ * 4 KiB: one struct registry_conn (counters, close, ping times inline),
+ * one allocation for all its request strings, and nothing else until a
+ * message arrives. The message ring is allocated on the first message and
+ * doubles up to max_messages; each message's stored data is one
+ * allocation made when the message is recorded, never in advance.
+ */
+#ifndef WSDBG_REGISTRY_PRIVATE_H
+#define WSDBG_REGISTRY_PRIVATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "wsdbg/registry.h"
+
+/* Offset of an absent string in a connection's string block. */
+#define REGISTRY_NO_STRING UINT32_MAX
+
+/* Outstanding pings remembered per direction for round-trip times. */
+#define REGISTRY_PINGS 4
+
+/* Message types counted in the totals, in this order. */
+enum registry_type {
+	REGISTRY_TEXT,
+	REGISTRY_BINARY,
+	REGISTRY_CLOSE,
+	REGISTRY_PING,
+	REGISTRY_PONG,
+	REGISTRY_TYPE_COUNT_
+};
+
+/* Who sent the first close frame. */
+enum registry_by { REGISTRY_BY_NONE, REGISTRY_BY_CLIENT, REGISTRY_BY_SERVER };
+
+/* Stored content of one message (text prefix, binary preview, close
+ * reason or ping/pong payload). Every block is on the registry's list in
+ * the order it was stored, which is also the order of seq numbers, so the
+ * list's head is the oldest stored data of the whole registry and the
+ * first block of a connection met along its ring is that connection's
+ * oldest. */
+struct stored_data {
+	struct stored_data *prev, *next; /* registry-wide, oldest first */
+	struct registry_conn *conn;      /* whose ring points at it */
+	uint32_t len;
+	uint8_t bytes[];
+};
+
+/* What a stored block costs against the memory caps: its allocation. */
+static inline size_t stored_data_cost(size_t len)
+{
+	return sizeof(struct stored_data) + len;
+}
+
+/* One message in a connection's ring. */
+struct registry_slot {
+	uint64_t seq;
+	double t;
+	uint64_t size;            /* payload bytes (after inflate) */
+	struct stored_data *data; /* NULL: nothing kept, or it was dropped */
+	uint32_t frames;
+	int32_t close_code;       /* close frames: code, -1 when none */
+	uint8_t opcode;
+	uint8_t dir;              /* enum registry_dir */
+	bool compressed;
+	bool truncated;           /* only a prefix of the payload was kept */
+	bool utf8_valid;          /* text / close reason was valid UTF-8 */
+	bool text_dropped;        /* stored data given up to a memory cap */
+};
+
+/* Figures of one direction. */
+struct registry_counts {
+	uint64_t messages;
+	uint64_t bytes;      /* payload bytes after reassembly and inflate */
+	uint64_t frames;
+	uint64_t wire_bytes; /* bytes on the wire, frame headers included */
+};
+
+struct registry_ping {
+	uint64_t hash; /* of payload and length */
+	double t;
+};
+
+struct registry_rtt {
+	double last, min, max, sum; /* milliseconds */
+	uint32_t samples;
+};
+
+struct registry_conn {
+	UT_hash_handle hh;  /* registry.conns, keyed by id */
+	uint64_t id;
+	/* On registry.ended once the connection stopped being active
+	 * (closed or rejected), in the order that happened. */
+	struct registry_conn *prev, *next;
+	bool ended;
+
+	uint8_t role;       /* enum registry_role */
+	uint8_t state;      /* enum registry_state */
+	int fd;
+	int status;         /* HTTP status of the answer; 0 before */
+	double opened_at;
+	double ended_at;    /* when it stopped being active */
+	double closed_at;   /* when the socket ended; < 0 before */
+
+	/* Request and answer strings in one block, each NUL-terminated, at
+	 * these offsets (REGISTRY_NO_STRING: absent). Headers are nheaders
+	 * name/value pairs one after the other from off_headers. */
+	char *strs;
+	uint32_t strs_len;
+	uint32_t off_local, off_peer, off_path, off_query;
+	uint32_t off_subprotocol, off_extensions;
+	uint32_t off_headers, nheaders;
+
+	struct registry_counts counts[2]; /* by enum registry_dir */
+
+	/* The first close frame, or 1006 once the socket ended without. */
+	bool close_known;
+	uint8_t close_by;   /* enum registry_by */
+	int32_t close_code;
+	char *close_reason; /* NUL-terminated, NULL when none */
+	uint32_t close_reason_len;
+
+	enum ws_error error; /* the first decoding error, WS_OK if none */
+	uint8_t error_dir;
+
+	/* Pings sent in each direction, awaiting their pong. */
+	struct registry_ping pings[2][REGISTRY_PINGS];
+	uint8_t pings_used[2]; /* bit i: pings[dir][i] is outstanding */
+	uint8_t pings_next[2]; /* slot the next ping takes */
+	struct registry_rtt rtt;
+
+	/* The last messages, oldest at ring[ring_head]. */
+	struct registry_slot *ring;
+	uint32_t ring_cap, ring_head, ring_len;
+	uint64_t messages_dropped;
+	size_t mem;          /* stored_data_cost of its blocks */
+};
+
+struct registry_totals {
+	uint64_t connections; /* every upgrade seen, tracked or not */
+	uint64_t closed;      /* tracked connections whose socket ended */
+	uint64_t rejected;    /* upgrades answered with another status */
+	uint64_t evicted;     /* dropped to make room (max_connections) */
+	uint64_t expired;     /* dropped after ttl */
+	uint64_t untracked;   /* not detailed: the table was all open */
+	uint64_t errors;      /* directions whose decoding stopped */
+	struct registry_counts counts[2];
+	uint64_t by_type[2][REGISTRY_TYPE_COUNT_];
+};
+
+struct registry {
+	struct registry_config cfg; /* set by registry_new, then read-only */
+
+	/*
+	 * lock guards every field below it and everything they point to:
+	 * the connection table and each connection, the ended list, the
+	 * stored data list, counters and the disabled flag. It is taken by
+	 * every public function for find/insert/remove/update/copy, never
+	 * held during I/O, allocation-heavy serialisation or any call out of
+	 * the registry, and never nested with another lock (nor with itself:
+	 * between registry_batch_begin and _end no other registry call).
+	 */
+	pthread_mutex_t lock;
+	struct registry_conn *conns;  /* uthash by id, in id order */
+	struct registry_conn *ended;  /* utlist DL, oldest ended first */
+	unsigned nconns;              /* in conns */
+	unsigned nactive;             /* in conns and not ended */
+	uint64_t last_id;
+	uint64_t last_seq;
+	struct stored_data *data;     /* utlist DL, oldest stored first */
+	size_t mem;                   /* stored_data_cost of all blocks */
+	struct registry_totals totals;
+	bool disabled;
+	char *disabled_reason;
+};
+
+/* messages.c: frees every block conn's ring points at and the ring. Lock
+ * held. */
+void registry_conn_free_messages(struct registry *r, struct registry_conn *c);
+
+/* The string at off in c's block, or NULL. */
+static inline const char *registry_conn_str(const struct registry_conn *c,
+					    uint32_t off)
+{
+	return off == REGISTRY_NO_STRING ? NULL : c->strs + off;
+}
+
+/* Whether the connection counts as active (not closed, not rejected). */
+static inline bool registry_state_is_active(unsigned state)
+{
+	return state == REGISTRY_CONNECTING || state == REGISTRY_OPEN ||
+	       state == REGISTRY_CLOSING;
+}
+
+#endif

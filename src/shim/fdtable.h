@@ -1,0 +1,73 @@
+/*
+ * fdtable.h - what the shim knows about each file descriptor.
+ *
+ * Two arrays indexed by fd, sized once from RLIMIT_NOFILE: a kind byte
+ * (unknown, ignored, tracked) that the hot path reads without a lock, and
+ * a pointer to the socket's struct shim_fd when tracked. Descriptors past
+ * the table are passed through untouched.
+ *
+ * A struct shim_fd is never given back to malloc: once made it is reused
+ * through a free list, so a thread that read a slot just before another
+ * thread closed that fd locks a valid object, sees it no longer belongs to
+ * that slot (shim_fd_lock checks), and lets go. Several fds may share one
+ * (dup): refs counts them; the socket ends when the last one closes.
+ */
+#ifndef WSDBG_SHIM_FDTABLE_H
+#define WSDBG_SHIM_FDTABLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wsdbg/capture.h"
+
+enum shim_fd_kind {
+	SHIM_FD_UNKNOWN = 0, /* not looked at since it was (re)opened */
+	SHIM_FD_IGNORED,     /* not a stream socket, or not WebSocket */
+	SHIM_FD_TRACKED,     /* a stream socket being captured */
+};
+
+struct shim_fd {
+	/* Guards refs and stream. Taken after the real call has returned,
+	 * never across it. The registry lock may be taken while it is held
+	 * (capture records into the registry); never the other way round. */
+	pthread_mutex_t lock;
+	unsigned refs;               /* fds pointing here */
+	struct capture_stream stream;
+	struct shim_fd *next_free;   /* on the free list */
+};
+
+/* Sizes the table (once; safe to call from every hook). False if memory
+ * is short: then every fd is passed through. */
+bool shim_fdtable_init(void);
+
+/* How many fds the table covers (0 before shim_fdtable_init). */
+size_t shim_fdtable_size(void);
+
+/* The kind of fd; SHIM_FD_IGNORED for fds past the table. Lock-free. */
+enum shim_fd_kind shim_fd_kind(int fd);
+void shim_fd_set_kind(int fd, enum shim_fd_kind kind);
+
+/* The tracked socket behind fd, locked, or NULL (then nothing is locked).
+ * Creates one (refs 1, stream in SNIFF) when create is set and fd has
+ * none. */
+struct shim_fd *shim_fd_lock(int fd, bool create);
+void shim_fd_unlock(struct shim_fd *f);
+
+/* Detaches fd from its socket and marks it unknown. Returns the socket,
+ * locked, when fd was its last reference (the caller ends the capture and
+ * calls shim_fd_release), else NULL. */
+struct shim_fd *shim_fd_detach(int fd);
+
+/* Puts a detached, locked socket back on the free list and unlocks it. */
+void shim_fd_release(struct shim_fd *f);
+
+/* Makes newfd refer to the same socket as oldfd (dup, dup2, dup3,
+ * F_DUPFD). newfd must be detached first. */
+void shim_fd_share(int oldfd, int newfd);
+
+/* In a fork child: forgets every socket of the parent (their state and
+ * locks belong to the parent's threads) without freeing anything. */
+void shim_fdtable_forget_all(void);
+
+#endif

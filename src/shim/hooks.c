@@ -1,0 +1,336 @@
+/*
+ * hooks.c - the only symbols libwsdbg.so exports: the C library functions
+ * it watches. Each calls the real function, then, if it moved bytes or
+ * changed fds, tells shim.c, with errno saved around it. The return value
+ * is always the real one.
+ */
+/* Both sendfile and sendfile64, fcntl and fcntl64 are exported; with
+ * 64-bit file offsets forced, the headers would make each pair one name. */
+#undef _FILE_OFFSET_BITS
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "real.h"
+#include "shim.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* The fortified entry points -D_FORTIFY_SOURCE builds call; the C library
+ * declares them only for such builds. */
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       struct sockaddr *from, socklen_t *fromlen);
+
+/* With _GNU_SOURCE, glibc declares socket address parameters as
+ * transparent unions (__SOCKADDR_ARG); the hooks must match. */
+
+/* Runs `what` (which must not touch errno's meaning for the host) when
+ * the shim is recording on this thread. */
+#define SHIM_AFTER(what)                                                     \
+	do {                                                                 \
+		if (shim_active()) {                                         \
+			int saved_errno_ = errno;                            \
+			what;                                                \
+			errno = saved_errno_;                                \
+		}                                                            \
+	} while (0)
+
+/* Fails like a C library that lacks the function. */
+#define SHIM_REQUIRE(fn, fail)                                               \
+	do {                                                                 \
+		if (!shim_real()->fn) {                                      \
+			errno = ENOSYS;                                      \
+			return fail;                                         \
+		}                                                            \
+	} while (0)
+
+/* ---- reads ------------------------------------------------------------- */
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	ssize_t ret = shim_real()->read(fd, buf, n);
+	SHIM_AFTER(shim_io(fd, REGISTRY_RECEIVED, buf, ret));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	ssize_t ret = shim_real()->__read_chk(fd, buf, n, buflen);
+	SHIM_AFTER(shim_io(fd, REGISTRY_RECEIVED, buf, ret));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t ret = shim_real()->readv(fd, iov, iovcnt);
+	SHIM_AFTER(shim_io_iov(fd, REGISTRY_RECEIVED, iov, (size_t)iovcnt, ret));
+	return ret;
+}
+
+/* recv family: MSG_PEEK leaves the bytes for the next read, which is the
+ * one recorded; MSG_TRUNC on a stream socket discards them unseen. */
+static void shim_after_recv(int fd, const void *buf, ssize_t ret, int flags)
+{
+	if (flags & MSG_PEEK)
+		return;
+	if (flags & MSG_TRUNC)
+		shim_io_unseen(fd, REGISTRY_RECEIVED, ret);
+	else
+		shim_io(fd, REGISTRY_RECEIVED, buf, ret);
+}
+
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	ssize_t ret = shim_real()->recv(fd, buf, n, flags);
+	SHIM_AFTER(shim_after_recv(fd, buf, ret, flags));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
+			       int flags)
+{
+	ssize_t ret = shim_real()->__recv_chk(fd, buf, n, buflen, flags);
+	SHIM_AFTER(shim_after_recv(fd, buf, ret, flags));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+			     __SOCKADDR_ARG from, socklen_t *fromlen)
+{
+	ssize_t ret = shim_real()->recvfrom(fd, buf, n, flags,
+					    from.__sockaddr__, fromlen);
+	SHIM_AFTER(shim_after_recv(fd, buf, ret, flags));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n,
+				   size_t buflen, int flags,
+				   struct sockaddr *from, socklen_t *fromlen)
+{
+	ssize_t ret = shim_real()->__recvfrom_chk(fd, buf, n, buflen, flags,
+						  from, fromlen);
+	SHIM_AFTER(shim_after_recv(fd, buf, ret, flags));
+	return ret;
+}
+
+static void shim_after_recvmsg(int fd, const struct msghdr *msg, ssize_t ret,
+			       int flags)
+{
+	if (flags & MSG_PEEK)
+		return;
+	if (flags & MSG_TRUNC)
+		shim_io_unseen(fd, REGISTRY_RECEIVED, ret);
+	else
+		shim_io_iov(fd, REGISTRY_RECEIVED, msg->msg_iov,
+			    msg->msg_iovlen, ret);
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t ret = shim_real()->recvmsg(fd, msg, flags);
+	SHIM_AFTER(shim_after_recvmsg(fd, msg, ret, flags));
+	return ret;
+}
+
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
+			 int flags, struct timespec *timeout)
+{
+	int ret = shim_real()->recvmmsg(fd, vec, vlen, flags, timeout);
+	SHIM_AFTER(for (int i = 0; i < ret; i++) shim_after_recvmsg(
+		fd, &vec[i].msg_hdr, (ssize_t)vec[i].msg_len, flags));
+	return ret;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	ssize_t ret = shim_real()->write(fd, buf, n);
+	SHIM_AFTER(shim_io(fd, REGISTRY_SENT, buf, ret));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t ret = shim_real()->writev(fd, iov, iovcnt);
+	SHIM_AFTER(shim_io_iov(fd, REGISTRY_SENT, iov, (size_t)iovcnt, ret));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	ssize_t ret = shim_real()->send(fd, buf, n, flags);
+	SHIM_AFTER(shim_io(fd, REGISTRY_SENT, buf, ret));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			   __CONST_SOCKADDR_ARG to, socklen_t tolen)
+{
+	ssize_t ret = shim_real()->sendto(fd, buf, n, flags, to.__sockaddr__,
+					  tolen);
+	SHIM_AFTER(shim_io(fd, REGISTRY_SENT, buf, ret));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t ret = shim_real()->sendmsg(fd, msg, flags);
+	SHIM_AFTER(shim_io_iov(fd, REGISTRY_SENT, msg->msg_iov,
+			       msg->msg_iovlen, ret));
+	return ret;
+}
+
+SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
+			 int flags)
+{
+	int ret = shim_real()->sendmmsg(fd, vec, vlen, flags);
+	SHIM_AFTER(for (int i = 0; i < ret; i++) shim_io_iov(
+		fd, REGISTRY_SENT, vec[i].msg_hdr.msg_iov,
+		vec[i].msg_hdr.msg_iovlen, (ssize_t)vec[i].msg_len));
+	return ret;
+}
+
+/* Bytes that go from one fd to another inside the kernel are counted as
+ * unseen: the stream they join cannot be decoded past them. */
+SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t n)
+{
+	ssize_t ret = shim_real()->sendfile(out, in, offset, n);
+	SHIM_AFTER(shim_io_unseen(out, REGISTRY_SENT, ret));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *offset, size_t n)
+{
+	SHIM_REQUIRE(sendfile64, -1);
+	ssize_t ret = shim_real()->sendfile64(out, in, offset, n);
+	SHIM_AFTER(shim_io_unseen(out, REGISTRY_SENT, ret));
+	return ret;
+}
+
+SHIM_EXPORT ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off,
+			   size_t n, unsigned int flags)
+{
+	ssize_t ret = shim_real()->splice(in, in_off, out, out_off, n, flags);
+	SHIM_AFTER(shim_io_unseen(in, REGISTRY_RECEIVED, ret);
+		   shim_io_unseen(out, REGISTRY_SENT, ret));
+	return ret;
+}
+
+/* ---- fds appearing, moving, going away -------------------------------- */
+
+SHIM_EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd = shim_real()->socket(domain, type, protocol);
+	SHIM_AFTER(shim_fd_opened(fd));
+	return fd;
+}
+
+SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int ret = shim_real()->socketpair(domain, type, protocol, sv);
+	SHIM_AFTER(if (ret == 0) {
+		shim_fd_opened(sv[0]);
+		shim_fd_opened(sv[1]);
+	});
+	return ret;
+}
+
+SHIM_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *len)
+{
+	int ret = shim_real()->accept(fd, addr.__sockaddr__, len);
+	SHIM_AFTER(shim_fd_opened(ret));
+	return ret;
+}
+
+SHIM_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len,
+			int flags)
+{
+	int ret = shim_real()->accept4(fd, addr.__sockaddr__, len, flags);
+	SHIM_AFTER(shim_fd_opened(ret));
+	return ret;
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	/* Before the real close: once it returns, another thread may get
+	 * the same number back and must find it free of state. */
+	SHIM_AFTER(shim_fd_closing(fd));
+	return shim_real()->close(fd);
+}
+
+SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	SHIM_REQUIRE(close_range, -1);
+	int ret = shim_real()->close_range(first, last, flags);
+	/* CLOSE_RANGE_CLOEXEC only marks them; they stay open until exec. */
+	SHIM_AFTER(if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+			   shim_fds_closed(first, last));
+	return ret;
+}
+
+SHIM_EXPORT void closefrom(int lowfd)
+{
+	if (!shim_real()->closefrom)
+		return;
+	shim_real()->closefrom(lowfd);
+	SHIM_AFTER(if (lowfd >= 0) shim_fds_closed((unsigned)lowfd, ~0u));
+}
+
+SHIM_EXPORT int dup(int oldfd)
+{
+	int ret = shim_real()->dup(oldfd);
+	SHIM_AFTER(shim_fd_duplicated(oldfd, ret));
+	return ret;
+}
+
+SHIM_EXPORT int dup2(int oldfd, int newfd)
+{
+	int ret = shim_real()->dup2(oldfd, newfd);
+	SHIM_AFTER(shim_fd_duplicated(oldfd, ret));
+	return ret;
+}
+
+SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	int ret = shim_real()->dup3(oldfd, newfd, flags);
+	SHIM_AFTER(shim_fd_duplicated(oldfd, ret));
+	return ret;
+}
+
+/* fcntl's third argument is an int or a pointer depending on cmd; it is
+ * passed on as the widest of them, which every ABI wsdbg runs on accepts
+ * for both. */
+static int shim_fcntl(int (*real_fcntl)(int, int, ...), int fd, int cmd,
+		      unsigned long arg)
+{
+	int ret = real_fcntl(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		SHIM_AFTER(shim_fd_duplicated(fd, ret));
+	return ret;
+}
+
+SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return shim_fcntl(shim_real()->fcntl, fd, cmd, arg);
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	SHIM_REQUIRE(fcntl64, -1);
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return shim_fcntl(shim_real()->fcntl64, fd, cmd, arg);
+}

@@ -1,0 +1,68 @@
+/*
+ * real.h - the C library's own versions of the functions the shim exports.
+ *
+ * Naming follows the hooks: shim_real()->read is the C library's read,
+ * hooks.c exports read(), and shim.c holds the logic between. They are
+ * looked up once with dlsym(RTLD_NEXT), from whichever hook runs first
+ * (hooks can run before the shim's constructor, from another library's
+ * constructor), guarded by pthread_once.
+ */
+#ifndef WSDBG_SHIM_REAL_H
+#define WSDBG_SHIM_REAL_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* X(return type, name, parameter types) for every function bound. */
+#define SHIM_REAL_FUNCTIONS(X)                                               \
+	X(ssize_t, read, (int, void *, size_t))                              \
+	X(ssize_t, write, (int, const void *, size_t))                       \
+	X(ssize_t, readv, (int, const struct iovec *, int))                  \
+	X(ssize_t, writev, (int, const struct iovec *, int))                 \
+	X(ssize_t, recv, (int, void *, size_t, int))                         \
+	X(ssize_t, send, (int, const void *, size_t, int))                   \
+	X(ssize_t, recvfrom,                                                 \
+	  (int, void *, size_t, int, struct sockaddr *, socklen_t *))        \
+	X(ssize_t, sendto,                                                   \
+	  (int, const void *, size_t, int, const struct sockaddr *,          \
+	   socklen_t))                                                       \
+	X(ssize_t, recvmsg, (int, struct msghdr *, int))                     \
+	X(ssize_t, sendmsg, (int, const struct msghdr *, int))               \
+	X(int, recvmmsg,                                                     \
+	  (int, struct mmsghdr *, unsigned int, int, struct timespec *))     \
+	X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int))         \
+	X(ssize_t, __read_chk, (int, void *, size_t, size_t))                \
+	X(ssize_t, __recv_chk, (int, void *, size_t, size_t, int))           \
+	X(ssize_t, __recvfrom_chk,                                           \
+	  (int, void *, size_t, size_t, int, struct sockaddr *,              \
+	   socklen_t *))                                                     \
+	X(ssize_t, sendfile, (int, int, off_t *, size_t))                    \
+	X(ssize_t, sendfile64, (int, int, off_t *, size_t))                  \
+	X(ssize_t, splice,                                                   \
+	  (int, loff_t *, int, loff_t *, size_t, unsigned int))              \
+	X(int, close, (int))                                                 \
+	X(int, close_range, (unsigned int, unsigned int, int))               \
+	X(void, closefrom, (int))                                            \
+	X(int, dup, (int))                                                   \
+	X(int, dup2, (int, int))                                             \
+	X(int, dup3, (int, int, int))                                        \
+	X(int, fcntl, (int, int, ...))                                       \
+	X(int, fcntl64, (int, int, ...))                                     \
+	X(int, accept, (int, struct sockaddr *, socklen_t *))                \
+	X(int, accept4, (int, struct sockaddr *, socklen_t *, int))          \
+	X(int, socket, (int, int, int))                                      \
+	X(int, socketpair, (int, int, int, int[2]))
+
+struct shim_real {
+#define SHIM_REAL_FIELD(ret, name, params) ret(*name) params;
+	SHIM_REAL_FUNCTIONS(SHIM_REAL_FIELD)
+#undef SHIM_REAL_FIELD
+};
+
+/* The C library's functions, bound on first use. A function the C library
+ * lacks (an older glibc without close_range) is NULL: its hook then fails
+ * with ENOSYS, as the missing function would have. */
+const struct shim_real *shim_real(void);
+
+#endif

@@ -1,0 +1,846 @@
+/*
+ * stats_server.c - the per-process stats server (stats_server.h).
+ *
+ * Layout: making the directory and the socket safe (on the caller's thread,
+ * in stats_server_start), then the thread: one poll on the listening socket
+ * and the stop eventfd; each client is checked, read, answered and closed
+ * before the next is accepted. Every wait of the thread also watches the
+ * stop eventfd, so stats_server_stop is answered at once even while a
+ * stuck client is being served.
+ *
+ * No lock of its own: the server object is written before the thread
+ * starts and only read afterwards, except `handoff` (atomic), which decides
+ * who frees the object when stop gives up waiting for the thread.
+ */
+#define _GNU_SOURCE /* SO_PEERCRED, struct ucred, accept4, strerror_r */
+#include "stats_server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wsdbg/utf8.h"
+
+/* Pending connections the kernel queues while one client is served. */
+#define STATS_SERVER_BACKLOG 16
+/* How long stop waits for the thread before leaving it to free itself. */
+#define STATS_SERVER_JOIN_MS 1000
+/* Pause after accept or poll fail for lack of resources (no hot loop). */
+#define STATS_SERVER_PAUSE_MS 100
+/* Room for one warn line. */
+#define STATS_SERVER_WARN_MAX 768
+/* Room for the error answer: every request byte may become \u00XX. */
+#define STATS_SERVER_ERROR_MAX (6 * STATS_SERVER_MAX_REQUEST + 128)
+
+struct stats_server {
+	struct registry *r;
+	pthread_t thread;
+	int listen_fd;
+	int stop_fd; /* eventfd; readable from the moment stop is asked */
+	uid_t euid;  /* the owner we require of the directory, the socket
+			and (besides root) of each client */
+	int pid;
+	char *process; /* NULL when the config gave none */
+	void (*thread_init)(void);
+	void (*warn)(const char *line);
+	dev_t sock_dev; /* the socket file we bound, so stop removes only it */
+	ino_t sock_ino;
+	/* Stop and the thread's end each add one; whoever reaches 2 frees the
+	 * object. Used only when stop stops waiting for the thread. */
+	atomic_int handoff;
+	/* <dir>/<pid>.sock */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* What a request line asks for. */
+enum stats_request_kind {
+	STATS_REQUEST_PING,
+	STATS_REQUEST_SNAPSHOT,
+	STATS_REQUEST_SUMMARY,
+};
+
+struct stats_request {
+	enum stats_request_kind kind;
+	uint64_t after_seq; /* 0: every message */
+	uint64_t conn_id;   /* 0: every connection */
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+__attribute__((format(printf, 2, 3))) static void
+stats_server_warnf(void (*warn)(const char *line), const char *fmt, ...)
+{
+	char line[STATS_SERVER_WARN_MAX];
+	va_list ap;
+
+	if (!warn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	warn(line);
+}
+
+/* strerror that is safe on any thread. */
+static const char *stats_server_strerror(int err, char *buf, size_t cap)
+{
+	return strerror_r(err, buf, cap);
+}
+
+static int64_t stats_server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double stats_server_wall_time(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int stats_server_default_dir(char *out, size_t cap,
+			     const char *(*lookup)(const char *name))
+{
+	const char *dir = lookup("WSDBG_DIR");
+	const char *runtime = lookup("XDG_RUNTIME_DIR");
+	int n;
+
+	if (dir && *dir)
+		n = snprintf(out, cap, "%s", dir);
+	else if (runtime && *runtime)
+		n = snprintf(out, cap, "%s/wsdbg", runtime);
+	else
+		n = snprintf(out, cap, "/tmp/wsdbg-%u", (unsigned)geteuid());
+	if (n < 0 || (size_t)n >= cap) {
+		if (cap)
+			out[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* ---- the directory and the socket file --------------------------------- */
+
+/*
+ * Creates dir (last component only, mode 0700) when missing, then checks
+ * that it is a real directory owned by euid with no group/other bits.
+ * Returns 0, or -errno with the reason (a phrase after the path) in why.
+ */
+static int stats_server_prepare_dir(const char *dir, uid_t euid, char *why,
+				    size_t cap)
+{
+	char err[128];
+	struct stat st;
+
+	/* mkdir never follows a symlink in the last component: EEXIST. The
+	 * umask can only take bits away from 0700, which the check allows. */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int e = errno;
+		snprintf(why, cap, "cannot be created: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		return -e;
+	}
+	if (lstat(dir, &st) < 0) {
+		int e = errno;
+		snprintf(why, cap, "cannot be examined: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		return -e;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(why, cap,
+			 "is a symbolic link; it must be a real "
+			 "directory");
+		return -ELOOP;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, cap, "is not a directory");
+		return -ENOTDIR;
+	}
+	if (st.st_uid != euid) {
+		snprintf(why, cap, "is owned by uid %u, not by uid %u",
+			 (unsigned)st.st_uid, (unsigned)euid);
+		return -EPERM;
+	}
+	if (st.st_mode & 077) {
+		snprintf(why, cap,
+			 "has mode %04o; group and others must have no access "
+			 "(chmod 700)",
+			 (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * Removes a leftover socket at path that we own (the pid's previous
+ * program, before an exec, could not remove it). Anything else there is
+ * not ours to remove. Returns 0 or -errno with the reason in why.
+ */
+static int stats_server_remove_stale(const char *path, uid_t euid, char *why,
+				     size_t cap)
+{
+	char err[128];
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		int e = errno;
+		snprintf(why, cap, "cannot be examined: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		return -e;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != euid) {
+		snprintf(why, cap, "exists and is not a socket of ours");
+		return -EEXIST;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		int e = errno;
+		snprintf(why, cap,
+			 "is an old socket that cannot be removed: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		return -e;
+	}
+	return 0;
+}
+
+/*
+ * Binds and listens on s->path with mode 0600; records the file's identity.
+ * Returns the listening socket (close-on-exec, non-blocking) or -errno with
+ * the reason in why.
+ */
+static int stats_server_listen(struct stats_server *s, char *why, size_t cap)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char err[128];
+	struct stat st;
+	int fd, e;
+
+	memcpy(addr.sun_path, s->path, sizeof(addr.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		e = errno;
+		snprintf(why, cap, "cannot get a socket: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		return -e;
+	}
+	/* Linux gives the bound file the socket inode's mode minus the umask,
+	 * so the file is never more open than 0600, even for an instant. */
+	(void)fchmod(fd, 0600);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		e = errno;
+		snprintf(why, cap, "cannot be bound: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		goto close_socket;
+	}
+	/* Exactly 0600 whatever the umask took away (clients need rw). The
+	 * directory is ours and closed to others, so the path is still the
+	 * file we bound. */
+	if (chmod(s->path, 0600) < 0 || lstat(s->path, &st) < 0) {
+		e = errno;
+		snprintf(why, cap, "cannot be made mode 0600: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		goto unlink_socket;
+	}
+	s->sock_dev = st.st_dev;
+	s->sock_ino = st.st_ino;
+	if (listen(fd, STATS_SERVER_BACKLOG) < 0) {
+		e = errno;
+		snprintf(why, cap, "cannot listen: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		goto unlink_socket;
+	}
+	return fd;
+
+unlink_socket:
+	unlink(s->path);
+close_socket:
+	close(fd);
+	return -e;
+}
+
+/* Removes the socket file if it is still the one we bound. */
+static void stats_server_unlink_socket(const struct stats_server *s)
+{
+	struct stat st;
+
+	if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev &&
+	    st.st_ino == s->sock_ino)
+		unlink(s->path);
+}
+
+/* ---- serving one client ------------------------------------------------ */
+
+/*
+ * Waits until fd has one of events (or an error or hang-up, which the next
+ * call on fd reports). Returns 0, -ETIMEDOUT at deadline_ms (monotonic),
+ * -ECANCELED when stop is asked, or -errno.
+ */
+static int stats_server_wait(const struct stats_server *s, int fd, short events,
+			     int64_t deadline_ms)
+{
+	for (;;) {
+		int64_t left = deadline_ms - stats_server_now_ms();
+		struct pollfd p[2] = {
+		    {.fd = fd, .events = events},
+		    {.fd = s->stop_fd, .events = POLLIN},
+		};
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(p, 2, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			return -ECANCELED;
+		if (p[0].revents)
+			return 0;
+	}
+}
+
+/*
+ * Reads the request line into line (STATS_SERVER_MAX_REQUEST + 1 bytes) and
+ * NUL-terminates it without its "\n" or "\r\n". End of file also ends a
+ * non-empty line. Returns its length, -EMSGSIZE when no "\n" comes within
+ * STATS_SERVER_MAX_REQUEST bytes, -ENODATA for an empty end of file, or
+ * what stats_server_wait and recv return.
+ */
+static int stats_server_read_line(const struct stats_server *s, int fd,
+				  char *line)
+{
+	int64_t deadline = stats_server_now_ms() + STATS_SERVER_READ_MS;
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n = recv(fd, line + len, STATS_SERVER_MAX_REQUEST - len,
+				 MSG_DONTWAIT);
+		if (n > 0) {
+			char *nl = memchr(line + len, '\n', (size_t)n);
+			if (nl) {
+				len = (size_t)(nl - line);
+				break;
+			}
+			len += (size_t)n;
+			if (len == STATS_SERVER_MAX_REQUEST)
+				return -EMSGSIZE;
+			continue;
+		}
+		if (n == 0) {
+			if (len == 0)
+				return -ENODATA;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		int rc = stats_server_wait(s, fd, POLLIN, deadline);
+		if (rc < 0)
+			return rc;
+	}
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	line[len] = '\0';
+	return (int)len;
+}
+
+/* Sends all n bytes by deadline_ms. Returns 0 or -errno (-ETIMEDOUT,
+ * -ECANCELED, -EPIPE for a vanished client, ...). Never raises SIGPIPE. */
+static int stats_server_send_all(const struct stats_server *s, int fd,
+				 const char *p, size_t n, int64_t deadline_ms)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		int rc = stats_server_wait(s, fd, POLLOUT, deadline_ms);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Sends body and then "\n" within STATS_SERVER_WRITE_MS. */
+static int stats_server_answer(const struct stats_server *s, int fd,
+			       const char *body, size_t len)
+{
+	int64_t deadline = stats_server_now_ms() + STATS_SERVER_WRITE_MS;
+	int rc = stats_server_send_all(s, fd, body, len, deadline);
+
+	if (rc == 0 && (len == 0 || body[len - 1] != '\n'))
+		rc = stats_server_send_all(s, fd, "\n", 1, deadline);
+	return rc;
+}
+
+/*
+ * Answers {"wsdbg": 1, "error": "<message><quoted>"}. quoted (n bytes, may
+ * hold any byte) is escaped for JSON; when it is not valid UTF-8 its
+ * non-ASCII bytes become '?', so the answer always is.
+ */
+static int stats_server_answer_error(const struct stats_server *s, int fd,
+				     const char *message, const char *quoted,
+				     size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char out[STATS_SERVER_ERROR_MAX];
+	bool utf8 = utf8_is_valid((const uint8_t *)quoted, n);
+	size_t len;
+
+	len = (size_t)snprintf(out, sizeof(out),
+			       "{\"wsdbg\": 1, \"error\": \"%s", message);
+	for (size_t i = 0; i < n && len + 8 < sizeof(out); i++) {
+		unsigned char c = (unsigned char)quoted[i];
+		if (c == '"' || c == '\\') {
+			out[len++] = '\\';
+			out[len++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			len += (size_t)snprintf(out + len, sizeof(out) - len,
+						"\\u00%c%c", hex[c >> 4],
+						hex[c & 15]);
+		} else if (c >= 0x80 && !utf8) {
+			out[len++] = '?';
+		} else {
+			out[len++] = (char)c;
+		}
+	}
+	len += (size_t)snprintf(out + len, sizeof(out) - len, "\"}");
+	return stats_server_answer(s, fd, out, len);
+}
+
+/* Parses 1-20 decimal digits into *out without overflow. */
+static bool stats_server_parse_dec(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+/* Parses 1-16 hex digits (either case) into *out. */
+static bool stats_server_parse_hex(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 16)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return false;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return true;
+}
+
+/* True when word (n bytes) starts with the NUL-terminated prefix. */
+static bool stats_server_has_prefix(const char *word, size_t n,
+				    const char *prefix)
+{
+	size_t k = strlen(prefix);
+	return n >= k && memcmp(word, prefix, k) == 0;
+}
+
+/* Parses a request line (len bytes, may hold NULs) per stats_server.h.
+ * Returns false for anything unknown or malformed. */
+static bool stats_server_parse(const char *line, size_t len,
+			       struct stats_request *req)
+{
+	bool have_command = false, have_after = false, have_conn = false;
+	size_t i = 0;
+
+	*req = (struct stats_request){0};
+	while (i < len) {
+		size_t start, n;
+
+		while (i < len && line[i] == ' ')
+			i++;
+		if (i == len)
+			break;
+		start = i;
+		while (i < len && line[i] != ' ')
+			i++;
+		const char *w = line + start;
+		n = i - start;
+
+		if (!have_command) {
+			if (n == 4 && memcmp(w, "ping", 4) == 0)
+				req->kind = STATS_REQUEST_PING;
+			else if (n == 8 && memcmp(w, "snapshot", 8) == 0)
+				req->kind = STATS_REQUEST_SNAPSHOT;
+			else if (n == 7 && memcmp(w, "summary", 7) == 0)
+				req->kind = STATS_REQUEST_SUMMARY;
+			else
+				return false;
+			have_command = true;
+		} else if (req->kind == STATS_REQUEST_PING) {
+			return false;
+		} else if (stats_server_has_prefix(w, n, "after=")) {
+			if (have_after || req->kind != STATS_REQUEST_SNAPSHOT ||
+			    !stats_server_parse_dec(w + 6, n - 6,
+						    &req->after_seq))
+				return false;
+			have_after = true;
+		} else if (stats_server_has_prefix(w, n, "conn=")) {
+			if (have_conn ||
+			    !stats_server_parse_hex(w + 5, n - 5,
+						    &req->conn_id) ||
+			    req->conn_id == 0)
+				return false;
+			have_conn = true;
+		} else {
+			return false;
+		}
+	}
+	return have_command;
+}
+
+/* Answers one parsed request. */
+static int stats_server_respond(const struct stats_server *s, int fd,
+				const struct stats_request *req)
+{
+	struct registry_snapshot_options opt = {
+	    .pid = s->pid,
+	    .process = s->process,
+	    .taken_at = stats_server_wall_time(),
+	    .after_seq = req->after_seq,
+	    .conn_id = req->conn_id,
+	    .messages = req->kind == STATS_REQUEST_SNAPSHOT,
+	};
+	size_t len = 0;
+	char *json;
+	int rc;
+
+	if (req->kind == STATS_REQUEST_PING)
+		return stats_server_answer(s, fd, "pong\n", 5);
+	registry_expire(s->r, opt.taken_at);
+	/* The registry lock is held only inside this call. */
+	json = registry_snapshot_json(s->r, &opt, &len);
+	if (!json)
+		return stats_server_answer_error(s, fd, "out of memory", "", 0);
+	rc = stats_server_answer(s, fd, json, len);
+	free(json);
+	return rc;
+}
+
+/* Serves one accepted client: checks who it is, reads, answers. The
+ * caller closes fd. */
+static void stats_server_serve(const struct stats_server *s, int fd)
+{
+	char line[STATS_SERVER_MAX_REQUEST + 1];
+	struct stats_request req;
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+	int n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0 ||
+	    cred_len != sizeof(cred))
+		return;
+	/* Another user gets nothing, not even an error: the snapshot holds
+	 * message contents and headers. */
+	if (cred.uid != s->euid && cred.uid != 0)
+		return;
+
+	n = stats_server_read_line(s, fd, line);
+	if (n == -EMSGSIZE) {
+		char msg[64];
+		snprintf(msg, sizeof(msg),
+			 "unknown request: line longer than %d bytes",
+			 STATS_SERVER_MAX_REQUEST);
+		stats_server_answer_error(s, fd, msg, "", 0);
+		return;
+	}
+	if (n < 0)
+		return;
+	if (!stats_server_parse(line, (size_t)n, &req)) {
+		stats_server_answer_error(s, fd, "unknown request: ", line,
+					  (size_t)n);
+		return;
+	}
+	stats_server_respond(s, fd, &req);
+}
+
+/* ---- the thread -------------------------------------------------------- */
+
+/* Sleeps STATS_SERVER_PAUSE_MS, or less when stop is asked. */
+static void stats_server_pause(const struct stats_server *s)
+{
+	struct pollfd p = {.fd = s->stop_fd, .events = POLLIN};
+
+	if (poll(&p, 1, STATS_SERVER_PAUSE_MS) < 0) {
+		struct timespec ts = {0, STATS_SERVER_PAUSE_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void stats_server_free(struct stats_server *s)
+{
+	close(s->listen_fd);
+	close(s->stop_fd);
+	free(s->process);
+	free(s);
+}
+
+static void *stats_server_main(void *arg)
+{
+	struct stats_server *s = arg;
+
+	if (s->thread_init)
+		s->thread_init();
+	for (;;) {
+		struct pollfd p[2] = {
+		    {.fd = s->stop_fd, .events = POLLIN},
+		    {.fd = s->listen_fd, .events = POLLIN},
+		};
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno != EINTR)
+				stats_server_pause(s);
+			continue;
+		}
+		if (p[0].revents)
+			break;
+		if (!(p[1].revents & POLLIN)) {
+			if (p[1].revents)
+				stats_server_pause(s);
+			continue;
+		}
+		int fd = accept4(s->listen_fd, NULL, NULL,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			/* Out of descriptors or memory: the host's problem
+			 * too; do not spin on the pending connection. */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				stats_server_pause(s);
+			continue;
+		}
+		stats_server_serve(s, fd);
+		close(fd);
+	}
+	if (atomic_fetch_add(&s->handoff, 1) == 1)
+		stats_server_free(s); /* stop gave up waiting; ours to free */
+	return NULL;
+}
+
+/* ---- start, stop, forget ----------------------------------------------- */
+
+/* Fills s->path with <dir>/<pid>.sock, dir made absolute. Returns 0 or
+ * -ENAMETOOLONG / -errno of getcwd. */
+static int stats_server_make_path(struct stats_server *s, const char *dir)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (dir[0] == '/') {
+		n = snprintf(s->path, sizeof(s->path), "%s/%d.sock", dir,
+			     s->pid);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		n = snprintf(s->path, sizeof(s->path), "%s/%s/%d.sock", cwd,
+			     dir, s->pid);
+	}
+	if (n < 0 || (size_t)n >= sizeof(s->path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Starts the thread with every signal blocked from its first instruction
+ * (it inherits the mask), so the host's signals go to the host's threads.
+ * Returns 0 or -errno. */
+static int stats_server_spawn(struct stats_server *s)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&s->thread, NULL, stats_server_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	pthread_setname_np(s->thread, "wsdbg-stats");
+	return 0;
+}
+
+/*
+ * Everything on disk: s->path, the directory made safe, a stale socket
+ * removed, the listening socket. Returns the listening socket or -errno
+ * with the warn line's detail ("'<path>' <reason>") in why.
+ */
+static int stats_server_open_socket(struct stats_server *s, const char *dir,
+				    char *why, size_t cap)
+{
+	char reason[256], err[128];
+	char *slash;
+	int rc;
+
+	rc = stats_server_make_path(s, dir);
+	if (rc < 0) {
+		snprintf(why, cap, "'%s': %s", dir,
+			 rc == -ENAMETOOLONG
+			     ? "path too long for a Unix socket"
+			     : stats_server_strerror(-rc, err, sizeof(err)));
+		return rc;
+	}
+	/* s->path up to its last '/' is the directory, made absolute. */
+	slash = strrchr(s->path, '/');
+	*slash = '\0';
+	rc = stats_server_prepare_dir(s->path, s->euid, reason, sizeof(reason));
+	if (rc < 0) {
+		snprintf(why, cap, "directory '%s' %s", s->path, reason);
+		return rc;
+	}
+	*slash = '/';
+	rc =
+	    stats_server_remove_stale(s->path, s->euid, reason, sizeof(reason));
+	if (rc == 0)
+		rc = stats_server_listen(s, reason, sizeof(reason));
+	if (rc < 0)
+		snprintf(why, cap, "'%s' %s", s->path, reason);
+	return rc;
+}
+
+struct stats_server *stats_server_start(struct registry *r,
+					const struct stats_server_config *cfg)
+{
+	char why[512], err[128];
+	struct stats_server *s;
+	int rc;
+
+	if (!cfg->dir || !cfg->dir[0]) {
+		snprintf(why, sizeof(why), "no socket directory given");
+		goto warn;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(why, sizeof(why), "out of memory");
+		goto warn;
+	}
+	*s = (struct stats_server){
+	    .r = r,
+	    .listen_fd = -1,
+	    .stop_fd = -1,
+	    .euid = geteuid(),
+	    .pid = cfg->pid,
+	    .thread_init = cfg->thread_init,
+	    .warn = cfg->warn,
+	};
+	if (cfg->process && !(s->process = strdup(cfg->process))) {
+		snprintf(why, sizeof(why), "out of memory");
+		goto free_server;
+	}
+	s->listen_fd = stats_server_open_socket(s, cfg->dir, why, sizeof(why));
+	if (s->listen_fd < 0)
+		goto free_process;
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->stop_fd < 0) {
+		snprintf(why, sizeof(why), "eventfd: %s",
+			 stats_server_strerror(errno, err, sizeof(err)));
+		goto unlink_socket;
+	}
+	rc = stats_server_spawn(s);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot start its thread: %s",
+			 stats_server_strerror(-rc, err, sizeof(err)));
+		goto close_eventfd;
+	}
+	return s;
+
+close_eventfd:
+	close(s->stop_fd);
+unlink_socket:
+	stats_server_unlink_socket(s);
+	close(s->listen_fd);
+free_process:
+	free(s->process);
+free_server:
+	free(s);
+warn:
+	stats_server_warnf(cfg->warn, "wsdbg: stats socket disabled: %s", why);
+	return NULL;
+}
+
+void stats_server_stop(struct stats_server *s)
+{
+	struct timespec until;
+
+	if (!s)
+		return;
+	/* Cannot block or fail: the counter is far from overflow. */
+	eventfd_write(s->stop_fd, 1);
+	/* Clients stop finding us at once; the listening socket lives on
+	 * until the thread is gone. */
+	stats_server_unlink_socket(s);
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)STATS_SERVER_JOIN_MS % 1000 * 1000000L;
+	until.tv_sec +=
+	    STATS_SERVER_JOIN_MS / 1000 + until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	if (pthread_timedjoin_np(s->thread, NULL, &until) == 0) {
+		stats_server_free(s);
+		return;
+	}
+	/* Busy inside registry_snapshot_json (a huge snapshot): it will see
+	 * the stop right after. Do not wait longer at the host's exit. */
+	stats_server_warnf(s->warn, "wsdbg: stats server still busy at stop; "
+				    "leaving it to finish on its own");
+	pthread_detach(s->thread);
+	if (atomic_fetch_add(&s->handoff, 1) == 1)
+		stats_server_free(s); /* it finished meanwhile */
+}
+
+void stats_server_forget(struct stats_server *s)
+{
+	if (!s)
+		return;
+	/* Closing the child's copies leaves the parent's socket listening. */
+	stats_server_free(s);
+}

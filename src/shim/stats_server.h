@@ -1,0 +1,114 @@
+/*
+ * stats_server.h - the per-process stats server: a thread inside the host
+ * program that answers snapshot requests on a Unix socket,
+ * <dir>/<pid>.sock (DESIGN.md, "The socket and its protocol").
+ *
+ * Protocol. A client connects, sends one request line, reads the answer
+ * until end of file; the server closes after answering. A line ends at
+ * "\n" (a "\r" before it is ignored) or where the client shuts down its
+ * sending side; it is at most STATS_SERVER_MAX_REQUEST bytes. Words are
+ * separated by one or more spaces; options may come in any order, each at
+ * most once.
+ *
+ *   ping                              -> "pong\n"
+ *   snapshot [after=SEQ] [conn=ID]    -> the JSON snapshot with messages
+ *   summary [conn=ID]                 -> the JSON snapshot without messages
+ *
+ *   after=SEQ  only messages with seq > SEQ (decimal), for live follow;
+ *              connections are still all listed.
+ *   conn=ID    only the connection whose "id" is ID (hex, as the JSON
+ *              shows it; 1 to 16 digits, not 0).
+ *
+ * A JSON answer is the registry's snapshot (schema version 1) followed by
+ * "\n". Anything else - an unknown word, a malformed or repeated option, a
+ * line too long - gets {"wsdbg": 1, "error": "..."} and "\n", where the
+ * message starts with "unknown request: " and quotes the line (or says
+ * the line is too long). A client that is neither our effective uid nor
+ * root is closed without an answer (SO_PEERCRED).
+ *
+ * Never disturbing the host: the thread blocks every signal (the host's
+ * signals go to its own threads); its descriptors are close-on-exec; it
+ * writes with MSG_NOSIGNAL (no SIGPIPE); a request must arrive within
+ * STATS_SERVER_READ_MS of the connection and the answer must be taken
+ * within STATS_SERVER_WRITE_MS, else the client is dropped; clients are
+ * served one at a time. The registry lock is held only inside
+ * registry_snapshot_json(), never while writing. Before each snapshot the
+ * server expires closed connections past their ttl (registry_expire).
+ *
+ * Only libc and pthreads; Linux (SO_PEERCRED, eventfd, accept4).
+ */
+#ifndef WSDBG_STATS_SERVER_H
+#define WSDBG_STATS_SERVER_H
+
+#include <stddef.h>
+
+#include "wsdbg/registry.h"
+
+/* The longest request line, "\n" included. */
+#define STATS_SERVER_MAX_REQUEST 1024
+/* How long a client has to send its request after connecting. */
+#define STATS_SERVER_READ_MS 1000
+/* How long a client has to take the whole answer. */
+#define STATS_SERVER_WRITE_MS 2000
+
+struct stats_server_config {
+	/* Socket directory; a relative one is taken from the current
+	 * directory at start. */
+	const char *dir;
+	/* The host's pid: the socket is <dir>/<pid>.sock. */
+	int pid;
+	/* Program name for snapshots; copied; may be NULL. */
+	const char *process;
+	/* Run first on the server thread, before anything else (the shim
+	 * marks the thread so its own I/O is not recorded); may be NULL. */
+	void (*thread_init)(void);
+	/* Called with one line ("wsdbg: ...", no trailing newline) for each
+	 * problem; only during stats_server_start() and stop. May be NULL. */
+	void (*warn)(const char *line);
+};
+
+/*
+ * Writes the default socket directory into out (cap bytes, NUL included):
+ * $WSDBG_DIR, else $XDG_RUNTIME_DIR/wsdbg, else /tmp/wsdbg-<euid>. Empty
+ * variables count as unset. lookup is getenv-like (NULL when unset).
+ * Returns 0, or -ENAMETOOLONG (out then holds "").
+ */
+int stats_server_default_dir(char *out, size_t cap,
+			     const char *(*lookup)(const char *name));
+
+struct stats_server;
+
+/*
+ * Makes the directory safe, binds the socket, starts the thread.
+ *
+ * The directory is created (mode 0700, only its last component) when
+ * missing. It must then be a real directory (not a symlink), owned by our
+ * effective uid, with no group or other permission bits (mode & 077 == 0).
+ * A leftover socket at <dir>/<pid>.sock owned by us (from an earlier
+ * program this pid ran before exec) is removed; anything else there is
+ * refused. The socket file gets mode 0600 whatever the umask; the umask is
+ * never changed (it is process-wide and the host may be creating files).
+ *
+ * r must outlive the server (stop it before registry_free). Returns NULL,
+ * after exactly one warn line naming the path and the reason, when
+ * anything is unsafe or fails; the host goes on untouched.
+ */
+struct stats_server *stats_server_start(struct registry *r,
+					const struct stats_server_config *cfg);
+
+/*
+ * Stops the thread, waiting at most about a second for it (it notices at
+ * once unless it is inside registry_snapshot_json; if it is still busy
+ * then, it is left to finish and free itself, after one warn line), removes
+ * the socket file if it is still the one we bound, frees. s may be NULL.
+ */
+void stats_server_stop(struct stats_server *s);
+
+/*
+ * In a fork child: closes the child's copies of the server's descriptors
+ * and frees the object, without touching the thread (it does not exist in
+ * the child) or the socket file (it is the parent's). s may be NULL.
+ */
+void stats_server_forget(struct stats_server *s);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * test_capture.c - a socket's bytes in, registry entries out: role
+ * detection, the handshake in both roles, early frames, rejections,
+ * non-WebSocket traffic, gaps and abrupt ends. The registry is the real
+ * one; results are read from its JSON snapshot.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wsdbg/capture.h"
+#include "wsdbg/registry.h"
+
+static const char request[] =
+	"GET /chat?room=1 HTTP/1.1\r\n"
+	"Host: localhost:8080\r\n"
+	"Upgrade: websocket\r\n"
+	"Connection: Upgrade\r\n"
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	"Sec-WebSocket-Version: 13\r\n"
+	"Cookie: session=s3cret\r\n"
+	"\r\n";
+
+static const char accepted[] =
+	"HTTP/1.1 101 Switching Protocols\r\n"
+	"Upgrade: websocket\r\n"
+	"Connection: Upgrade\r\n"
+	"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+	"\r\n";
+
+/* RFC 6455 5.7: "Hello" masked (from a client) and unmasked. */
+static const uint8_t masked_hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+				       0x7f, 0x9f, 0x4d, 0x51, 0x58};
+static const uint8_t hello[] = {0x81, 0x05, 'H', 'e', 'l', 'l', 'o'};
+/* Close 1000 "bye" from the client (mask 0) and from the server. */
+static const uint8_t client_close[] = {0x88, 0x85, 0, 0, 0, 0,
+				       0x03, 0xe8, 'b', 'y', 'e'};
+static const uint8_t server_close[] = {0x88, 0x02, 0x03, 0xe8};
+
+static struct registry *registry;
+static struct capture_context ctx;
+static struct capture_stream stream;
+
+static void setup(void)
+{
+	struct registry_config cfg;
+	registry_config_defaults(&cfg);
+	registry = registry_new(&cfg);
+	cr_assert_not_null(registry);
+	ctx = (struct capture_context){.registry = registry};
+	capture_init(&stream, 7);
+}
+
+static void teardown(void)
+{
+	capture_discard(&stream);
+	registry_free(registry);
+}
+
+TestSuite(capture, .init = setup, .fini = teardown);
+
+static void feed(enum registry_dir dir, const void *p, size_t n)
+{
+	capture_feed(&stream, &ctx, dir, p, n, 1000.0);
+}
+
+/* The snapshot, for assertions with has(). Freed by the caller. */
+static char *snapshot(void)
+{
+	struct registry_snapshot_options opt = {.pid = 1, .process = "t",
+						.taken_at = 2000.0,
+						.messages = true};
+	size_t len;
+	char *json = registry_snapshot_json(registry, &opt, &len);
+	cr_assert_not_null(json);
+	return json;
+}
+
+#define HAS(json, text) \
+	cr_assert(strstr((json), (text)) != NULL, "missing %s in:\n%s", \
+		  (text), (json))
+#define HAS_NOT(json, text) \
+	cr_assert(strstr((json), (text)) == NULL, "unexpected %s in:\n%s", \
+		  (text), (json))
+
+Test(capture, a_received_upgrade_request_makes_this_process_the_server)
+{
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, accepted, strlen(accepted));
+	feed(REGISTRY_RECEIVED, masked_hello, sizeof(masked_hello));
+	feed(REGISTRY_SENT, hello, sizeof(hello));
+	feed(REGISTRY_RECEIVED, client_close, sizeof(client_close));
+	feed(REGISTRY_SENT, server_close, sizeof(server_close));
+	cr_assert_eq(stream.phase, CAPTURE_FRAMES);
+	capture_close(&stream, &ctx, 1001.5);
+
+	char *json = snapshot();
+	HAS(json, "\"role\": \"server\"");
+	HAS(json, "\"path\": \"/chat\"");
+	HAS(json, "\"query\": \"room=1\"");
+	HAS(json, "\"state\": \"closed\"");
+	HAS(json, "\"status\": 101");
+	HAS(json, "\"close\": {\"code\": 1000, \"reason\": \"bye\", "
+		  "\"by\": \"client\"}");
+	HAS(json, "\"dir\": \"received\", \"type\": \"text\", \"size\": 5");
+	HAS(json, "\"dir\": \"sent\", \"type\": \"text\", \"size\": 5");
+	HAS(json, "\"text\": \"Hello\"");
+	HAS_NOT(json, "s3cret");
+	free(json);
+}
+
+Test(capture, a_sent_upgrade_request_makes_this_process_the_client)
+{
+	/* The client side: its frames are masked on the way out. */
+	feed(REGISTRY_SENT, request, strlen(request));
+	feed(REGISTRY_RECEIVED, accepted, strlen(accepted));
+	feed(REGISTRY_SENT, masked_hello, sizeof(masked_hello));
+	feed(REGISTRY_RECEIVED, hello, sizeof(hello));
+	char *json = snapshot();
+	HAS(json, "\"role\": \"client\"");
+	HAS(json, "\"state\": \"open\"");
+	HAS(json, "\"sent\": {\"messages\": 1");
+	HAS(json, "\"received\": {\"messages\": 1");
+	HAS(json, "\"error\": null");
+	free(json);
+}
+
+Test(capture, handshake_and_frames_fed_a_byte_at_a_time_give_the_same_record)
+{
+	for (size_t i = 0; i < strlen(request); i++)
+		feed(REGISTRY_RECEIVED, request + i, 1);
+	for (size_t i = 0; i < strlen(accepted); i++)
+		feed(REGISTRY_SENT, accepted + i, 1);
+	for (size_t i = 0; i < sizeof(masked_hello); i++)
+		feed(REGISTRY_RECEIVED, masked_hello + i, 1);
+	char *json = snapshot();
+	HAS(json, "\"path\": \"/chat\"");
+	HAS(json, "\"state\": \"open\"");
+	HAS(json, "\"text\": \"Hello\"");
+	free(json);
+}
+
+Test(capture, bytes_that_cannot_start_a_request_are_ignored_at_once)
+{
+	static const uint8_t tls[] = {0x16, 0x03, 0x01, 0x02, 0x00};
+	feed(REGISTRY_RECEIVED, tls, sizeof(tls));
+	cr_assert(capture_ignored(&stream));
+	cr_assert_null(stream.request, "nothing allocated for it");
+	char *json = snapshot();
+	HAS(json, "\"connections\": 0");
+	free(json);
+}
+
+Test(capture, a_plain_http_request_is_not_recorded)
+{
+	static const char get[] = "GET /index.html HTTP/1.1\r\n"
+				  "Host: x\r\n\r\n";
+	feed(REGISTRY_RECEIVED, get, strlen(get));
+	cr_assert(capture_ignored(&stream));
+	capture_close(&stream, &ctx, 1001.0);
+	char *json = snapshot();
+	HAS(json, "\"connections\": 0");
+	free(json);
+}
+
+Test(capture, a_rejected_upgrade_is_recorded_with_its_status)
+{
+	static const char forbidden[] = "HTTP/1.1 403 Forbidden\r\n"
+					"Content-Length: 0\r\n\r\n";
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, forbidden, strlen(forbidden));
+	cr_assert(capture_ignored(&stream));
+	capture_close(&stream, &ctx, 1001.0);
+	char *json = snapshot();
+	HAS(json, "\"state\": \"rejected\"");
+	HAS(json, "\"status\": 403");
+	free(json);
+}
+
+Test(capture, client_frames_sent_before_the_answer_are_decoded_after_it)
+{
+	/* RFC 6455 4.1 says wait; a client that pipelines is still seen. */
+	size_t n = strlen(request);
+	uint8_t *both = malloc(n + sizeof(masked_hello));
+	memcpy(both, request, n);
+	memcpy(both + n, masked_hello, sizeof(masked_hello));
+	feed(REGISTRY_RECEIVED, both, n + sizeof(masked_hello));
+	free(both);
+	feed(REGISTRY_SENT, accepted, strlen(accepted));
+	char *json = snapshot();
+	HAS(json, "\"text\": \"Hello\"");
+	HAS(json, "\"received\": {\"messages\": 1");
+	free(json);
+}
+
+Test(capture, first_frames_in_the_same_write_as_the_answer_are_decoded)
+{
+	size_t n = strlen(accepted);
+	uint8_t *both = malloc(n + sizeof(hello));
+	memcpy(both, accepted, n);
+	memcpy(both + n, hello, sizeof(hello));
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, both, n + sizeof(hello));
+	free(both);
+	char *json = snapshot();
+	HAS(json, "\"sent\": {\"messages\": 1");
+	free(json);
+}
+
+Test(capture, unseen_bytes_stop_that_direction_with_a_gap_error)
+{
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, accepted, strlen(accepted));
+	capture_gap(&stream, &ctx, REGISTRY_SENT);
+	feed(REGISTRY_SENT, hello, sizeof(hello));
+	feed(REGISTRY_RECEIVED, masked_hello, sizeof(masked_hello));
+	char *json = snapshot();
+	HAS(json, "\"error_name\": \"gap\"");
+	HAS(json, "\"sent\": {\"messages\": 0");
+	HAS(json, "\"received\": {\"messages\": 1");
+	free(json);
+}
+
+Test(capture, a_protocol_error_is_recorded_and_the_other_direction_goes_on)
+{
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, accepted, strlen(accepted));
+	feed(REGISTRY_RECEIVED, hello, sizeof(hello)); /* unmasked: wrong */
+	feed(REGISTRY_SENT, hello, sizeof(hello));
+	char *json = snapshot();
+	HAS(json, "\"error_name\": \"unmasked_client_frame\"");
+	HAS(json, "\"sent\": {\"messages\": 1");
+	free(json);
+}
+
+Test(capture, a_socket_that_ends_without_a_close_frame_gets_1006)
+{
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, accepted, strlen(accepted));
+	capture_close(&stream, &ctx, 1003.0);
+	cr_assert_eq(stream.phase, CAPTURE_SNIFF, "ready for a new socket");
+	char *json = snapshot();
+	HAS(json, "\"state\": \"closed\"");
+	HAS(json, "\"code\": 1006");
+	free(json);
+}
+
+Test(capture, permessage_deflate_agreed_in_the_answer_is_inflated)
+{
+	static const char deflate_answer[] =
+		"HTTP/1.1 101 Switching Protocols\r\n"
+		"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+		"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+	/* RFC 7692 7.2.3.1, sent by the server. */
+	static const uint8_t compressed[] = {0xc1, 0x07, 0xf2, 0x48, 0xcd,
+					     0xc9, 0xc9, 0x07, 0x00};
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, deflate_answer, strlen(deflate_answer));
+	feed(REGISTRY_SENT, compressed, sizeof(compressed));
+	char *json = snapshot();
+	HAS(json, "\"extensions\": \"permessage-deflate\"");
+	HAS(json, "\"compressed\": true");
+	HAS(json, "\"text\": \"Hello\"");
+	free(json);
+}
+
+Test(capture, an_answer_before_the_request_ends_gives_up_quietly)
+{
+	feed(REGISTRY_RECEIVED, request, 20);
+	feed(REGISTRY_SENT, accepted, strlen(accepted));
+	cr_assert(capture_ignored(&stream));
+	char *json = snapshot();
+	HAS(json, "\"connections\": 0");
+	free(json);
+}
