@@ -60,11 +60,37 @@ static bool shim_fd_in_table(int fd)
 	return fd >= 0 && (size_t)fd < shim_nslots;
 }
 
+/* Each kinds byte: the kind in the low bits, lost marks above. */
+#define SHIM_FD_KIND_MASK 0x0fu
+#define SHIM_FD_LOST_SHIFT 4
+
 enum shim_fd_kind shim_fd_kind(int fd)
 {
 	if (!shim_fd_in_table(fd))
 		return SHIM_FD_IGNORED;
-	return atomic_load_explicit(&shim_kinds[fd], memory_order_relaxed);
+	return atomic_load_explicit(&shim_kinds[fd], memory_order_relaxed) &
+	       SHIM_FD_KIND_MASK;
+}
+
+void shim_fd_mark_lost(int fd, enum registry_dir dir)
+{
+	if (shim_fd_in_table(fd))
+		atomic_fetch_or(&shim_kinds[fd],
+				(uint8_t)(1u << (SHIM_FD_LOST_SHIFT + dir)));
+}
+
+unsigned shim_fd_take_lost(int fd)
+{
+	if (!shim_fd_in_table(fd))
+		return 0;
+	/* A plain load first: the marks are rare, an atomic write is not
+	 * free. */
+	if ((atomic_load_explicit(&shim_kinds[fd], memory_order_relaxed) >>
+	     SHIM_FD_LOST_SHIFT) == 0)
+		return 0;
+	uint8_t old = atomic_fetch_and(&shim_kinds[fd],
+				       (uint8_t)SHIM_FD_KIND_MASK);
+	return (unsigned)old >> SHIM_FD_LOST_SHIFT;
 }
 
 void shim_fd_set_kind(int fd, enum shim_fd_kind kind)

@@ -46,7 +46,15 @@ size_t shim_fdtable_size(void);
 
 /* The kind of fd; SHIM_FD_IGNORED for fds past the table. Lock-free. */
 enum shim_fd_kind shim_fd_kind(int fd);
+/* Sets the kind and clears the lost marks. */
 void shim_fd_set_kind(int fd, enum shim_fd_kind kind);
+
+/* Marks that bytes moved on fd in dir while the shim could not look (from
+ * a signal handler). Lock-free and async-signal-safe. */
+void shim_fd_mark_lost(int fd, enum registry_dir dir);
+
+/* Takes the lost marks of fd: bit 1 << REGISTRY_SENT, 1 << ..._RECEIVED. */
+unsigned shim_fd_take_lost(int fd);
 
 /* The tracked socket behind fd, locked, or NULL (then nothing is locked).
  * Creates one (refs 1, stream in SNIFF) when create is set and fd has

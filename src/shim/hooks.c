@@ -17,6 +17,7 @@
 
 #include "real.h"
 #include "shim.h"
+#include "signals.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
@@ -29,6 +30,23 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 
 /* With _GNU_SOURCE, glibc declares socket address parameters as
  * transparent unions (__SOCKADDR_ARG); the hooks must match. */
+
+/* After an I/O call that moved ret bytes on fd in dir: records them
+ * (`what`, with errno kept for the host), or, where the shim may not look
+ * (a signal handler), marks them unseen. */
+#define SHIM_IO(fd, dir, ret, what)                                          \
+	do {                                                                 \
+		if ((ret) > 0) {                                             \
+			enum shim_mode mode_ = shim_mode();                  \
+			if (mode_ == SHIM_RECORD) {                          \
+				int saved_errno_ = errno;                    \
+				what;                                        \
+				errno = saved_errno_;                        \
+			} else if (mode_ == SHIM_BLIND) {                    \
+				shim_io_blind(fd, dir);                      \
+			}                                                    \
+		}                                                            \
+	} while (0)
 
 /* Runs `what` (which must not touch errno's meaning for the host) when
  * the shim is recording on this thread. */
@@ -55,21 +73,24 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	ssize_t ret = shim_real()->read(fd, buf, n);
-	SHIM_AFTER(shim_io(fd, REGISTRY_RECEIVED, buf, ret));
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		shim_io(fd, REGISTRY_RECEIVED, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
 	ssize_t ret = shim_real()->__read_chk(fd, buf, n, buflen);
-	SHIM_AFTER(shim_io(fd, REGISTRY_RECEIVED, buf, ret));
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		shim_io(fd, REGISTRY_RECEIVED, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
 	ssize_t ret = shim_real()->readv(fd, iov, iovcnt);
-	SHIM_AFTER(shim_io_iov(fd, REGISTRY_RECEIVED, iov, (size_t)iovcnt, ret));
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		shim_io_iov(fd, REGISTRY_RECEIVED, iov, (size_t)iovcnt, ret));
 	return ret;
 }
 
@@ -88,7 +109,8 @@ static void shim_after_recv(int fd, const void *buf, ssize_t ret, int flags)
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	ssize_t ret = shim_real()->recv(fd, buf, n, flags);
-	SHIM_AFTER(shim_after_recv(fd, buf, ret, flags));
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		shim_after_recv(fd, buf, ret, flags));
 	return ret;
 }
 
@@ -96,7 +118,8 @@ SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
 			       int flags)
 {
 	ssize_t ret = shim_real()->__recv_chk(fd, buf, n, buflen, flags);
-	SHIM_AFTER(shim_after_recv(fd, buf, ret, flags));
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		shim_after_recv(fd, buf, ret, flags));
 	return ret;
 }
 
@@ -105,7 +128,8 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 {
 	ssize_t ret = shim_real()->recvfrom(fd, buf, n, flags,
 					    from.__sockaddr__, fromlen);
-	SHIM_AFTER(shim_after_recv(fd, buf, ret, flags));
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		shim_after_recv(fd, buf, ret, flags));
 	return ret;
 }
 
@@ -115,7 +139,8 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n,
 {
 	ssize_t ret = shim_real()->__recvfrom_chk(fd, buf, n, buflen, flags,
 						  from, fromlen);
-	SHIM_AFTER(shim_after_recv(fd, buf, ret, flags));
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		shim_after_recv(fd, buf, ret, flags));
 	return ret;
 }
 
@@ -134,7 +159,8 @@ static void shim_after_recvmsg(int fd, const struct msghdr *msg, ssize_t ret,
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	ssize_t ret = shim_real()->recvmsg(fd, msg, flags);
-	SHIM_AFTER(shim_after_recvmsg(fd, msg, ret, flags));
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		shim_after_recvmsg(fd, msg, ret, flags));
 	return ret;
 }
 
@@ -142,7 +168,8 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 			 int flags, struct timespec *timeout)
 {
 	int ret = shim_real()->recvmmsg(fd, vec, vlen, flags, timeout);
-	SHIM_AFTER(for (int i = 0; i < ret; i++) shim_after_recvmsg(
+	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+		for (int i = 0; i < ret; i++) shim_after_recvmsg(
 		fd, &vec[i].msg_hdr, (ssize_t)vec[i].msg_len, flags));
 	return ret;
 }
@@ -152,21 +179,22 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	ssize_t ret = shim_real()->write(fd, buf, n);
-	SHIM_AFTER(shim_io(fd, REGISTRY_SENT, buf, ret));
+	SHIM_IO(fd, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	ssize_t ret = shim_real()->writev(fd, iov, iovcnt);
-	SHIM_AFTER(shim_io_iov(fd, REGISTRY_SENT, iov, (size_t)iovcnt, ret));
+	SHIM_IO(fd, REGISTRY_SENT, ret,
+		shim_io_iov(fd, REGISTRY_SENT, iov, (size_t)iovcnt, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	ssize_t ret = shim_real()->send(fd, buf, n, flags);
-	SHIM_AFTER(shim_io(fd, REGISTRY_SENT, buf, ret));
+	SHIM_IO(fd, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
 	return ret;
 }
 
@@ -175,15 +203,16 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 {
 	ssize_t ret = shim_real()->sendto(fd, buf, n, flags, to.__sockaddr__,
 					  tolen);
-	SHIM_AFTER(shim_io(fd, REGISTRY_SENT, buf, ret));
+	SHIM_IO(fd, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	ssize_t ret = shim_real()->sendmsg(fd, msg, flags);
-	SHIM_AFTER(shim_io_iov(fd, REGISTRY_SENT, msg->msg_iov,
-			       msg->msg_iovlen, ret));
+	SHIM_IO(fd, REGISTRY_SENT, ret,
+		shim_io_iov(fd, REGISTRY_SENT, msg->msg_iov, msg->msg_iovlen,
+			    ret));
 	return ret;
 }
 
@@ -191,7 +220,8 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 			 int flags)
 {
 	int ret = shim_real()->sendmmsg(fd, vec, vlen, flags);
-	SHIM_AFTER(for (int i = 0; i < ret; i++) shim_io_iov(
+	SHIM_IO(fd, REGISTRY_SENT, ret,
+		for (int i = 0; i < ret; i++) shim_io_iov(
 		fd, REGISTRY_SENT, vec[i].msg_hdr.msg_iov,
 		vec[i].msg_hdr.msg_iovlen, (ssize_t)vec[i].msg_len));
 	return ret;
@@ -202,7 +232,8 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t n)
 {
 	ssize_t ret = shim_real()->sendfile(out, in, offset, n);
-	SHIM_AFTER(shim_io_unseen(out, REGISTRY_SENT, ret));
+	SHIM_IO(out, REGISTRY_SENT, ret,
+		shim_io_unseen(out, REGISTRY_SENT, ret));
 	return ret;
 }
 
@@ -210,7 +241,8 @@ SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *offset, size_t n)
 {
 	SHIM_REQUIRE(sendfile64, -1);
 	ssize_t ret = shim_real()->sendfile64(out, in, offset, n);
-	SHIM_AFTER(shim_io_unseen(out, REGISTRY_SENT, ret));
+	SHIM_IO(out, REGISTRY_SENT, ret,
+		shim_io_unseen(out, REGISTRY_SENT, ret));
 	return ret;
 }
 
@@ -218,8 +250,9 @@ SHIM_EXPORT ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off,
 			   size_t n, unsigned int flags)
 {
 	ssize_t ret = shim_real()->splice(in, in_off, out, out_off, n, flags);
-	SHIM_AFTER(shim_io_unseen(in, REGISTRY_RECEIVED, ret);
-		   shim_io_unseen(out, REGISTRY_SENT, ret));
+	SHIM_IO(in, REGISTRY_RECEIVED, ret,
+		shim_io_unseen(in, REGISTRY_RECEIVED, ret));
+	SHIM_IO(out, REGISTRY_SENT, ret, shim_io_unseen(out, REGISTRY_SENT, ret));
 	return ret;
 }
 
@@ -333,4 +366,80 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 	unsigned long arg = va_arg(ap, unsigned long);
 	va_end(ap);
 	return shim_fcntl(shim_real()->fcntl64, fd, cmd, arg);
+}
+
+/* open's third argument exists only with O_CREAT or O_TMPFILE; reading it
+ * regardless is what the C library's own wrappers do. */
+#define SHIM_OPEN_MODE(flags, last)                                          \
+	mode_t mode = 0;                                                     \
+	if ((flags) & (O_CREAT | O_TMPFILE)) {                               \
+		va_list ap;                                                  \
+		va_start(ap, last);                                          \
+		mode = va_arg(ap, mode_t);                                   \
+		va_end(ap);                                                  \
+	}
+
+SHIM_EXPORT int open(const char *path, int flags, ...)
+{
+	SHIM_OPEN_MODE(flags, flags);
+	int fd = shim_real()->open(path, flags, mode);
+	SHIM_AFTER(shim_fd_opened(fd));
+	return fd;
+}
+
+SHIM_EXPORT int open64(const char *path, int flags, ...)
+{
+	SHIM_OPEN_MODE(flags, flags);
+	int fd = shim_real()->open64(path, flags, mode);
+	SHIM_AFTER(shim_fd_opened(fd));
+	return fd;
+}
+
+SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	SHIM_OPEN_MODE(flags, flags);
+	int fd = shim_real()->openat(dirfd, path, flags, mode);
+	SHIM_AFTER(shim_fd_opened(fd));
+	return fd;
+}
+
+SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	SHIM_OPEN_MODE(flags, flags);
+	int fd = shim_real()->openat64(dirfd, path, flags, mode);
+	SHIM_AFTER(shim_fd_opened(fd));
+	return fd;
+}
+
+SHIM_EXPORT int pipe(int fds[2])
+{
+	int ret = shim_real()->pipe(fds);
+	SHIM_AFTER(if (ret == 0) {
+		shim_fd_opened(fds[0]);
+		shim_fd_opened(fds[1]);
+	});
+	return ret;
+}
+
+SHIM_EXPORT int pipe2(int fds[2], int flags)
+{
+	int ret = shim_real()->pipe2(fds, flags);
+	SHIM_AFTER(if (ret == 0) {
+		shim_fd_opened(fds[0]);
+		shim_fd_opened(fds[1]);
+	});
+	return ret;
+}
+
+/* ---- signal handlers (signals.h) --------------------------------------- */
+
+SHIM_EXPORT int sigaction(int sig, const struct sigaction *act,
+			  struct sigaction *oldact)
+{
+	return shim_sigaction(sig, act, oldact);
+}
+
+SHIM_EXPORT void (*signal(int sig, void (*handler)(int)))(int)
+{
+	return shim_signal(sig, handler);
 }

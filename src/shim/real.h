@@ -10,6 +10,7 @@
 #ifndef WSDBG_SHIM_REAL_H
 #define WSDBG_SHIM_REAL_H
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -52,7 +53,15 @@
 	X(int, accept, (int, struct sockaddr *, socklen_t *))                \
 	X(int, accept4, (int, struct sockaddr *, socklen_t *, int))          \
 	X(int, socket, (int, int, int))                                      \
-	X(int, socketpair, (int, int, int, int[2]))
+	X(int, socketpair, (int, int, int, int[2]))                          \
+	X(int, open, (const char *, int, ...))                               \
+	X(int, open64, (const char *, int, ...))                             \
+	X(int, openat, (int, const char *, int, ...))                        \
+	X(int, openat64, (int, const char *, int, ...))                      \
+	X(int, pipe, (int[2]))                                               \
+	X(int, pipe2, (int[2], int))                                         \
+	X(int, sigaction,                                                    \
+	  (int, const struct sigaction *, struct sigaction *))
 
 struct shim_real {
 #define SHIM_REAL_FIELD(ret, name, params) ret(*name) params;

@@ -24,6 +24,7 @@
 
 #include "fdtable.h"
 #include "real.h"
+#include "signals.h"
 #include "stats_server.h"
 #include "wsdbg/capture.h"
 
@@ -146,16 +147,47 @@ off:
 	shim_depth--;
 }
 
-bool shim_active(void)
+enum shim_mode shim_mode(void)
 {
-	if (shim_depth > 0)
-		return false;
+	bool inside = shim_depth > 0 || shim_signal_depth > 0;
 	int state = atomic_load_explicit(&shim_state, memory_order_acquire);
 	if (state == SHIM_UNSET) {
+		if (inside) /* never set up from a signal handler */
+			return SHIM_PASS;
 		pthread_once(&shim_once, shim_setup);
 		state = atomic_load(&shim_state);
 	}
-	return state == SHIM_ON;
+	if (state != SHIM_ON)
+		return SHIM_PASS;
+	return inside ? SHIM_BLIND : SHIM_RECORD;
+}
+
+bool shim_active(void)
+{
+	return shim_mode() == SHIM_RECORD;
+}
+
+void shim_io_blind(int fd, enum registry_dir dir)
+{
+	if (shim_fd_kind(fd) == SHIM_FD_TRACKED)
+		shim_fd_mark_lost(fd, dir);
+}
+
+/* Gaps for bytes a signal handler moved on f's fd since the last call. */
+static void shim_fd_apply_lost(int fd, struct shim_fd *f)
+{
+	unsigned lost = shim_fd_take_lost(fd);
+	if (lost & (1u << REGISTRY_SENT))
+		capture_gap(&f->stream, &shim.capture, REGISTRY_SENT);
+	if (lost & (1u << REGISTRY_RECEIVED))
+		capture_gap(&f->stream, &shim.capture, REGISTRY_RECEIVED);
+}
+
+/* True in a vfork() child (or any child before the shim knows of it): it
+ * shares the parent's memory, so it must not change the parent's table. */
+static bool shim_in_foreign_process(void)
+{
+	return getpid() != shim.pid;
 }
 
 static double shim_now(void)
@@ -225,6 +257,7 @@ void shim_io_iov(int fd, enum registry_dir dir, const struct iovec *iov,
 		? shim_fd_for_io(fd, *(const uint8_t *)iov[first_iov].iov_base)
 		: NULL;
 	if (f) {
+		shim_fd_apply_lost(fd, f);
 		double now = shim_now();
 		size_t left = (size_t)n;
 		for (size_t i = first_iov; i < iovcnt && left > 0; i++) {
@@ -246,6 +279,7 @@ void shim_io_unseen(int fd, enum registry_dir dir, ssize_t n)
 	shim_depth++;
 	struct shim_fd *f = shim_fd_lock(fd, false);
 	if (f) {
+		shim_fd_apply_lost(fd, f);
 		capture_gap(&f->stream, &shim.capture, dir);
 		shim_fd_done_feeding(fd, f);
 	}
@@ -254,6 +288,8 @@ void shim_io_unseen(int fd, enum registry_dir dir, ssize_t n)
 
 void shim_fd_closing(int fd)
 {
+	if (shim_in_foreign_process())
+		return;
 	shim_depth++;
 	struct shim_fd *f = shim_fd_detach(fd);
 	if (f) {
@@ -279,7 +315,7 @@ void shim_fd_opened(int fd)
 
 void shim_fd_duplicated(int oldfd, int newfd)
 {
-	if (oldfd == newfd || newfd < 0)
+	if (oldfd == newfd || newfd < 0 || shim_in_foreign_process())
 		return;
 	shim_fd_closing(newfd);
 	shim_depth++;

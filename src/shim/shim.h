@@ -15,10 +15,23 @@
 
 #include "wsdbg/registry.h"
 
-/* True when the calling thread may record: the shim is initialised and on,
- * and this thread is not inside the shim already (its own I/O, or a hook
- * re-entered from a signal handler that interrupted the shim). */
+/* What a hook on the calling thread does now. */
+enum shim_mode {
+	SHIM_PASS,   /* the shim is off (or not set up): nothing */
+	SHIM_RECORD, /* record what the call did */
+	SHIM_BLIND,  /* inside a signal handler, or inside the shim already
+			(its own I/O, or a handler that interrupted it): only
+			shim_io_blind, which is async-signal-safe */
+};
+enum shim_mode shim_mode(void);
+
+/* shim_mode() == SHIM_RECORD. */
 bool shim_active(void);
+
+/* Bytes moved on fd in dir that the shim may not look at now: marks them
+ * lost, so that direction stops with a gap on the next recorded call.
+ * Async-signal-safe; does not touch errno. */
+void shim_io_blind(int fd, enum registry_dir dir);
 
 /* Bytes one call moved. dir is REGISTRY_RECEIVED for reads. */
 void shim_io(int fd, enum registry_dir dir, const void *buf, ssize_t n);

@@ -2,6 +2,7 @@
 # libwsdbg.so must export the interposed C library functions and nothing
 # else (STYLE.md: hidden symbols). Usage: check_exports.sh LIBWSDBG
 set -eu
+export LC_ALL=C  # byte order, as the list below is sorted
 lib=$1
 expected='__read_chk
 __recv_chk
@@ -16,6 +17,12 @@ dup2
 dup3
 fcntl
 fcntl64
+open
+open64
+openat
+openat64
+pipe
+pipe2
 read
 readv
 recv
@@ -28,6 +35,8 @@ sendfile64
 sendmmsg
 sendmsg
 sendto
+sigaction
+signal
 socket
 socketpair
 splice

@@ -1,0 +1,116 @@
+/*
+ * signals.c - the host's signal handlers, run through a trampoline that
+ * tells the hooks they are inside a handler (signals.h).
+ *
+ * Per signal the host's handler and flags are kept in atomics: a handler
+ * may run on any thread at any time, and sigaction itself is
+ * async-signal-safe, so no lock is taken here. The handler is stored
+ * before the trampoline is installed, so a signal arriving in between
+ * finds it.
+ */
+#define _GNU_SOURCE
+#include "signals.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "real.h"
+
+typedef void (*shim_plain_handler)(int);
+typedef void (*shim_info_handler)(int, siginfo_t *, void *);
+/* Either kind, stored without its type; called only as what it was.
+ * (void (*)(void) is the type GCC lets any function pointer pass through.) */
+typedef void (*shim_any_handler)(void);
+
+__thread int shim_signal_depth;
+
+static _Atomic(shim_any_handler) shim_host_handler[NSIG];
+static _Atomic int shim_host_flags[NSIG];
+
+static void shim_trampoline(int sig, siginfo_t *info, void *context)
+{
+	shim_any_handler h = atomic_load(&shim_host_handler[sig]);
+	if (!h)
+		return;
+	shim_signal_depth++;
+	if (atomic_load(&shim_host_flags[sig]) & SA_SIGINFO)
+		((shim_info_handler)h)(sig, info, context);
+	else
+		((shim_plain_handler)h)(sig);
+	shim_signal_depth--;
+}
+
+/* A handler the host wrote itself (not SIG_DFL, SIG_IGN...). */
+static bool shim_is_function(const struct sigaction *act)
+{
+	if (act->sa_flags & SA_SIGINFO)
+		return act->sa_sigaction != NULL;
+	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN &&
+	       act->sa_handler != SIG_ERR && act->sa_handler != NULL;
+}
+
+static shim_any_handler shim_handler_of(const struct sigaction *act)
+{
+	return act->sa_flags & SA_SIGINFO ? (shim_any_handler)act->sa_sigaction
+					  : (shim_any_handler)act->sa_handler;
+}
+
+int shim_sigaction(int sig, const struct sigaction *act,
+		   struct sigaction *oldact)
+{
+	int (*real_sigaction)(int, const struct sigaction *,
+			      struct sigaction *) = shim_real()->sigaction;
+	if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
+		return real_sigaction(sig, act, oldact);
+
+	shim_any_handler prev = atomic_load(&shim_host_handler[sig]);
+	int prev_flags = atomic_load(&shim_host_flags[sig]);
+	struct sigaction wrapped;
+	const struct sigaction *use = act;
+	bool wrap = act && shim_is_function(act);
+	if (wrap) {
+		wrapped = *act;
+		wrapped.sa_sigaction = shim_trampoline;
+		wrapped.sa_flags |= SA_SIGINFO;
+		atomic_store(&shim_host_flags[sig], act->sa_flags);
+		atomic_store(&shim_host_handler[sig], shim_handler_of(act));
+		use = &wrapped;
+	}
+	int ret = real_sigaction(sig, use, oldact);
+	int saved_errno = errno;
+	if (ret != 0 && wrap) { /* nothing changed: put the old one back */
+		atomic_store(&shim_host_flags[sig], prev_flags);
+		atomic_store(&shim_host_handler[sig], prev);
+	} else if (ret == 0 && act && !wrap) {
+		atomic_store(&shim_host_handler[sig], NULL);
+	}
+	/* The host asks what it installed, not what the shim did. */
+	if (ret == 0 && oldact && (oldact->sa_flags & SA_SIGINFO) &&
+	    oldact->sa_sigaction == shim_trampoline && prev) {
+		oldact->sa_flags = prev_flags;
+		if (prev_flags & SA_SIGINFO)
+			oldact->sa_sigaction = (shim_info_handler)prev;
+		else
+			oldact->sa_handler = (shim_plain_handler)prev;
+	}
+	errno = saved_errno;
+	return ret;
+}
+
+void (*shim_signal(int sig, void (*handler)(int)))(int)
+{
+	/* glibc's signal(): BSD semantics, the signal blocked in its
+	 * handler, interrupted calls restarted. */
+	struct sigaction act = {.sa_handler = handler, .sa_flags = SA_RESTART};
+	struct sigaction old;
+	sigemptyset(&act.sa_mask);
+	if (sig > 0 && sig < NSIG)
+		sigaddset(&act.sa_mask, sig);
+	if (shim_sigaction(sig, &act, &old) != 0)
+		return SIG_ERR;
+	if (old.sa_flags & SA_SIGINFO)
+		return (shim_plain_handler)(shim_any_handler)old.sa_sigaction;
+	return old.sa_handler;
+}

@@ -1,0 +1,26 @@
+/*
+ * signals.h - knowing when a hook runs inside a signal handler.
+ *
+ * The C library functions the shim calls while recording (malloc, locks)
+ * are not async-signal-safe: a handler that interrupted the host inside
+ * malloc and then writes to a socket must not reach them. So the shim
+ * wraps the handlers the host installs (sigaction, signal): a trampoline
+ * counts, per thread, that a handler is running, and the hooks only mark
+ * the bytes it moves as unseen (fdtable.h) instead of recording them.
+ */
+#ifndef WSDBG_SHIM_SIGNALS_H
+#define WSDBG_SHIM_SIGNALS_H
+
+#include <signal.h>
+
+/* > 0 while one of the host's signal handlers runs on this thread. */
+extern __thread int shim_signal_depth;
+
+/* sigaction() with the host's handler wrapped; same contract. */
+int shim_sigaction(int sig, const struct sigaction *act,
+		   struct sigaction *oldact);
+
+/* signal() with BSD semantics as glibc's, through shim_sigaction. */
+void (*shim_signal(int sig, void (*handler)(int)))(int);
+
+#endif
