@@ -1,7 +1,6 @@
 /* fdtable.c - per-fd state of the shim (fdtable.h). */
 #include "fdtable.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -10,9 +9,9 @@
 #define SHIM_FDTABLE_MIN 1024
 #define SHIM_FDTABLE_MAX (1u << 20)
 
-static _Atomic(uint8_t) *shim_kinds;
+_Atomic(uint8_t) *shim_kinds;
+size_t shim_nslots;
 static _Atomic(struct shim_fd *) *shim_slots;
-static size_t shim_nslots;
 static pthread_once_t shim_fdtable_once = PTHREAD_ONCE_INIT;
 
 /* Guards shim_free_list. A leaf lock: nothing else is taken under it. */
@@ -60,17 +59,9 @@ static bool shim_fd_in_table(int fd)
 	return fd >= 0 && (size_t)fd < shim_nslots;
 }
 
-/* Each kinds byte: the kind in the low bits, lost marks above. */
-#define SHIM_FD_KIND_MASK 0x0fu
+/* Each kinds byte: the kind in the low bits (SHIM_FD_KIND_MASK), lost
+ * marks above. */
 #define SHIM_FD_LOST_SHIFT 4
-
-enum shim_fd_kind shim_fd_kind(int fd)
-{
-	if (!shim_fd_in_table(fd))
-		return SHIM_FD_IGNORED;
-	return atomic_load_explicit(&shim_kinds[fd], memory_order_relaxed) &
-	       SHIM_FD_KIND_MASK;
-}
 
 void shim_fd_mark_lost(int fd, enum registry_dir dir)
 {

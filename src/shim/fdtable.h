@@ -16,6 +16,7 @@
 #define WSDBG_SHIM_FDTABLE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,8 +45,22 @@ bool shim_fdtable_init(void);
 /* How many fds the table covers (0 before shim_fdtable_init). */
 size_t shim_fdtable_size(void);
 
-/* The kind of fd; SHIM_FD_IGNORED for fds past the table. Lock-free. */
-enum shim_fd_kind shim_fd_kind(int fd);
+/* The table itself, for the inline fast path below; private otherwise. */
+extern _Atomic(uint8_t) *shim_kinds;
+extern size_t shim_nslots;
+#define SHIM_FD_KIND_MASK 0x0fu
+
+/* The kind of fd; SHIM_FD_IGNORED for fds past the table (and for every fd
+ * before the table exists). Lock-free: this is the whole cost of a hooked
+ * call on an fd that is not a WebSocket. */
+static inline enum shim_fd_kind shim_fd_kind(int fd)
+{
+	if (fd < 0 || (size_t)fd >= shim_nslots)
+		return SHIM_FD_IGNORED;
+	return (enum shim_fd_kind)(atomic_load_explicit(&shim_kinds[fd],
+							memory_order_relaxed) &
+				   SHIM_FD_KIND_MASK);
+}
 /* Sets the kind and clears the lost marks. */
 void shim_fd_set_kind(int fd, enum shim_fd_kind kind);
 

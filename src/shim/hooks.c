@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdtable.h"
 #include "real.h"
 #include "shim.h"
 #include "signals.h"
@@ -36,7 +37,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
  * (a signal handler), marks them unseen. */
 #define SHIM_IO(fd, dir, ret, what)                                          \
 	do {                                                                 \
-		if ((ret) > 0) {                                             \
+		if ((ret) > 0 && shim_fd_kind(fd) != SHIM_FD_IGNORED) {      \
 			enum shim_mode mode_ = shim_mode();                  \
 			if (mode_ == SHIM_RECORD) {                          \
 				int saved_errno_ = errno;                    \

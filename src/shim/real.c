@@ -8,7 +8,8 @@
 #include <dlfcn.h>
 #include <pthread.h>
 
-static struct shim_real shim_real_fns;
+struct shim_real shim_real_fns;
+_Atomic int shim_real_bound;
 static pthread_once_t shim_real_once = PTHREAD_ONCE_INIT;
 
 /* dlsym returns void *; a function pointer is stored through memcpy-free
@@ -25,9 +26,10 @@ static void shim_real_bind(void)
 	}
 	SHIM_REAL_FUNCTIONS(SHIM_REAL_BIND)
 #undef SHIM_REAL_BIND
+	atomic_store_explicit(&shim_real_bound, 1, memory_order_release);
 }
 
-const struct shim_real *shim_real(void)
+const struct shim_real *shim_real_bind_once(void)
 {
 	pthread_once(&shim_real_once, shim_real_bind);
 	return &shim_real_fns;

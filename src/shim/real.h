@@ -11,6 +11,7 @@
 #define WSDBG_SHIM_REAL_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -69,9 +70,21 @@ struct shim_real {
 #undef SHIM_REAL_FIELD
 };
 
+/* Bound functions, and whether binding is done; private to shim_real(). */
+extern struct shim_real shim_real_fns;
+extern _Atomic int shim_real_bound;
+const struct shim_real *shim_real_bind_once(void);
+
 /* The C library's functions, bound on first use. A function the C library
  * lacks (an older glibc without close_range) is NULL: its hook then fails
- * with ENOSYS, as the missing function would have. */
-const struct shim_real *shim_real(void);
+ * with ENOSYS, as the missing function would have. After the first call
+ * this is one load and a branch: every hooked call pays it. */
+static inline const struct shim_real *shim_real(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&shim_real_bound,
+						  memory_order_acquire), 1))
+		return &shim_real_fns;
+	return shim_real_bind_once();
+}
 
 #endif

@@ -51,7 +51,7 @@ static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 /* How deep the calling thread is inside the shim: its own I/O and hooks
  * re-entered from a signal handler that interrupted the shim see > 0 and
  * pass through. The stats server thread stays at 1 for its whole life. */
-static __thread int shim_depth;
+static __thread int shim_depth __attribute__((tls_model("initial-exec")));
 
 /* One line on stderr, through the real write so it is not recorded. */
 static void shim_warn(const char *line)

@@ -24,7 +24,7 @@ typedef void (*shim_info_handler)(int, siginfo_t *, void *);
  * (void (*)(void) is the type GCC lets any function pointer pass through.) */
 typedef void (*shim_any_handler)(void);
 
-__thread int shim_signal_depth;
+__thread int shim_signal_depth __attribute__((tls_model("initial-exec")));
 
 static _Atomic(shim_any_handler) shim_host_handler[NSIG];
 static _Atomic int shim_host_flags[NSIG];

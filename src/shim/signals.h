@@ -13,8 +13,11 @@
 
 #include <signal.h>
 
-/* > 0 while one of the host's signal handlers runs on this thread. */
-extern __thread int shim_signal_depth;
+/* > 0 while one of the host's signal handlers runs on this thread.
+ * initial-exec: the shim is loaded at start-up (LD_PRELOAD), so its TLS
+ * has a fixed offset and needs no __tls_get_addr call per access. */
+extern __thread int shim_signal_depth
+	__attribute__((tls_model("initial-exec")));
 
 /* sigaction() with the host's handler wrapped; same contract. */
 int shim_sigaction(int sig, const struct sigaction *act,
