@@ -1,16 +1,15 @@
 #!/bin/bash
-# demo.sh - build wsdbg and run its main job on a bundled example.
-#
-# Until the shim and CLI land, the main job is decoding: a real WebSocket
-# session (python3-websockets server and client, permessage-deflate on one
-# connection, recorded on loopback by tools/decode/record_sample.py) is run
-# through the same decoding core the shim will use, and shown as a timeline.
+# demo.sh - build wsdbg and watch a real WebSocket server with it: Debian's
+# python3-websockets echo server runs under `wsdbg run`, a scripted client
+# talks to it, and wsdbg shows the connection and every message from
+# outside the server (tools/demo/demo.py). To decode a recorded session
+# without running anything, see tools/decode/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/lib/common.sh
 
-wsdbg_need_packages "${WSDBG_BUILD_PACKAGES[@]}"
+wsdbg_need_packages "${WSDBG_BUILD_PACKAGES[@]}" python3-websockets
 wsdbg_setup build/demo -Dtests=false
 ninja -C build/demo >/dev/null
 
-./build/demo/tools/decode/wsdbg-decode tools/decode/samples/chat.wstrace
+exec /usr/bin/python3 tools/demo/demo.py build/demo

@@ -72,36 +72,6 @@ static void painted(const struct text_out *o, enum paint p, const char *fmt,
 
 /* ---- previews ---------------------------------------------------------- */
 
-/* Prints up to max characters of UTF-8 text, control characters escaped
- * and invalid bytes as \xNN; "…" when anything is left unshown. */
-static void preview_text(FILE *f, const uint8_t *p, size_t n, size_t max,
-			 bool more)
-{
-	size_t shown = 0, i = 0;
-
-	while (i < n && shown < max) {
-		size_t len = utf8_sequence_length(p + i, n - i);
-		uint32_t cp = len ? utf8_code_point(p + i, len) : 0;
-
-		if (len == 0)
-			fprintf(f, "\\x%02x", p[i++]);
-		else if (cp == '\n')
-			fputs("\\n", f);
-		else if (cp == '\r')
-			fputs("\\r", f);
-		else if (cp == '\t')
-			fputs("\\t", f);
-		else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
-			fprintf(f, "\\u%04x", (unsigned)cp);
-		else
-			fwrite(p + i, 1, len, f);
-		i += len;
-		shown++;
-	}
-	if (i < n || more)
-		fputs("…", f);
-}
-
 static void preview_hex(FILE *f, const uint8_t *p, size_t n, size_t max,
 			bool more)
 {
@@ -126,7 +96,7 @@ static void preview_control(FILE *f, const uint8_t *p, size_t n)
 		return;
 	if (printable) {
 		fputc('"', f);
-		preview_text(f, p, n, RENDER_PREVIEW_CHARS, false);
+		format_preview_text(f, p, n, RENDER_PREVIEW_CHARS, false);
 		fputc('"', f);
 	} else {
 		fputs("hex ", f);
@@ -173,8 +143,9 @@ static void print_close(const struct text_out *o,
 		ws_close_code_name((unsigned)m->close_code));
 	if (m->close_reason_len) {
 		fputs(" \"", o->f);
-		preview_text(o->f, m->data + m->close_reason_off,
-			     m->close_reason_len, RENDER_PREVIEW_CHARS, false);
+		format_preview_text(o->f, m->data + m->close_reason_off,
+				    m->close_reason_len, RENDER_PREVIEW_CHARS,
+				    false);
 		fputc('"', o->f);
 	}
 	if (!ws_close_code_is_valid((unsigned)m->close_code))
@@ -197,8 +168,8 @@ static void print_message(const struct text_out *o, const struct session *s,
 
 	switch (m->opcode) {
 	case WS_OPCODE_TEXT:
-		preview_text(o->f, m->data, m->kept, RENDER_PREVIEW_CHARS,
-			     m->truncated);
+		format_preview_text(o->f, m->data, m->kept,
+				    RENDER_PREVIEW_CHARS, m->truncated);
 		break;
 	case WS_OPCODE_BINARY:
 		if (o->opt->show_binary && m->kept) {

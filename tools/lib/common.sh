@@ -28,7 +28,8 @@ wsdbg_need_packages() {
 }
 
 # Packages every build needs.
-WSDBG_BUILD_PACKAGES=(build-essential meson ninja-build pkg-config zlib1g-dev uthash-dev)
+WSDBG_BUILD_PACKAGES=(build-essential meson ninja-build pkg-config zlib1g-dev uthash-dev
+	libjansson-dev)
 
 # Configures build directory $1 with the meson options that follow, once;
 # later runs reuse it (ninja reconfigures when meson.build changes).

@@ -1,0 +1,521 @@
+/*
+ * cmd_msgs.c - `wsdbg msgs [PID] [CONN]`: the message timeline, as
+ * tools/decode's render_text shows it, from the snapshot's JSON:
+ *
+ *   00:00.000  ◉  open     /echo?room=7  permessage-deflate; ...
+ *   00:00.001  ←  text      18 B  [deflate]  {"hello": "world"}
+ *   00:00.002  →  pong       7 B  "probe-1"
+ *   00:00.003  ◉  closed   4001 "done here" (client)
+ *
+ * ← received by the process, → sent by it; the time counts from the
+ * connection's opening. Without CONN: the latest messages of every
+ * connection, by time, each tagged with its connection id.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conn_view.h"
+#include "format.h"
+#include "paint.h"
+#include "source.h"
+#include "wsdbg/ws_close.h"
+
+/* Characters of text in a one-line preview; bytes of a hex preview. */
+#define MSGS_PREVIEW_CHARS 100
+#define MSGS_PREVIEW_HEX 32
+/* Rows shown without CONN unless --limit says otherwise. */
+#define MSGS_DEFAULT_LIMIT 100
+
+static const char msgs_help[] =
+	"usage: wsdbg msgs [PID|NAME] [CONN] [--dir sent|received]\n"
+	"                  [--type TYPE,...] [--grep REGEX] [--limit N]\n"
+	"                  [--from FILE] [--json]\n"
+	"Shows the kept messages as a timeline: time since the connection\n"
+	"opened, ← received / → sent / ◉ open and close, type, size, markers\n"
+	"([deflate], [N frames], [truncated], [invalid utf-8]) and a\n"
+	"one-line preview. Without CONN: the latest messages of all\n"
+	"connections, each tagged with its connection id.\n\n"
+	"  PID|NAME        the process (may be left out when only one is\n"
+	"                  attached); a lone argument that names no\n"
+	"                  attached process is taken as CONN\n"
+	"  CONN            a connection id, as `wsdbg conns` shows it\n"
+	"  --dir DIR       only messages sent or received\n"
+	"  --type TYPES    only these types: text,binary,ping,pong,close\n"
+	"  --grep REGEX    only messages whose text matches (POSIX ERE)\n"
+	"  --limit N       only the last N (default: all with CONN, the\n"
+	"                  last 100 without)\n"
+	"  --from FILE     read a saved snapshot (wsdbg dump, WSDBG_DUMP)\n"
+	"  --json          the selected messages as a JSON array, each with\n"
+	"                  \"conn\": its connection id\n"
+	"  -h, --help      this help\n\n"
+	"Filters leave out the ◉ open/close rows. Exit status: 0, 1 when no\n"
+	"message is selected or nothing is found, 2 on a usage error.\n";
+
+static const char *const type_names[] = {"text", "binary", "ping", "pong",
+					  "close"};
+#define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
+
+struct msgs_filter {
+	const char *dir;   /* "sent", "received" or NULL */
+	unsigned types;    /* bit i: type_names[i]; 0 for all */
+	bool use_grep;
+	regex_t grep;
+};
+
+enum row_kind { ROW_MESSAGE, ROW_OPEN, ROW_CLOSED };
+
+struct row {
+	enum row_kind kind;
+	const json_t *conn, *msg;
+	double t;
+	unsigned long long seq;
+};
+
+struct rows {
+	struct row *v;
+	size_t n, cap;
+};
+
+static void rows_add(struct rows *r, enum row_kind kind, const json_t *conn,
+		     const json_t *msg, double t, unsigned long long seq)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->v = realloc(r->v, r->cap * sizeof(*r->v));
+		if (!r->v)
+			abort();
+	}
+	r->v[r->n++] = (struct row){kind, conn, msg, t, seq};
+}
+
+static int compare_rows(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	if (x->kind != y->kind) /* open, then messages, then closed */
+		return x->kind == ROW_OPEN || y->kind == ROW_CLOSED ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+/* Parses "text,ping"; false on an unknown name (named in *bad). */
+static bool parse_types(const char *list, unsigned *out, char *bad, size_t cap)
+{
+	const char *p = list;
+
+	*out = 0;
+	while (*p) {
+		size_t len = strcspn(p, ","), i;
+
+		for (i = 0; i < NTYPES; i++)
+			if (strlen(type_names[i]) == len &&
+			    !strncasecmp(p, type_names[i], len))
+				break;
+		if (i == NTYPES) {
+			snprintf(bad, cap, "%.*s", (int)len, p);
+			return false;
+		}
+		*out |= 1u << i;
+		p += len + (p[len] == ',');
+	}
+	return *out != 0 || (snprintf(bad, cap, "%s", list), false);
+}
+
+static bool message_selected(const json_t *m, const struct msgs_filter *f)
+{
+	const char *type = source_string(m, "type", "");
+	const char *text = source_string(m, "text", NULL);
+
+	if (f->dir && strcmp(source_string(m, "dir", ""), f->dir))
+		return false;
+	if (f->types) {
+		size_t i;
+
+		for (i = 0; i < NTYPES; i++)
+			if (!strcmp(type, type_names[i]))
+				break;
+		if (i == NTYPES || !(f->types & (1u << i)))
+			return false;
+	}
+	if (f->use_grep && (!text || regexec(&f->grep, text, 0, NULL, 0)))
+		return false;
+	return true;
+}
+
+static bool filtering(const struct msgs_filter *f)
+{
+	return f->dir || f->types || f->use_grep;
+}
+
+static void collect(struct rows *r, const json_t *conn,
+		    const struct msgs_filter *f)
+{
+	const json_t *msgs = json_object_get(conn, "messages"), *m;
+	const json_t *closed_at = json_object_get(conn, "closed_at");
+	size_t i;
+
+	if (!filtering(f))
+		rows_add(r, ROW_OPEN, conn, NULL,
+			 source_number(json_object_get(conn, "opened_at")), 0);
+	json_array_foreach(msgs, i, m)
+		if (message_selected(m, f))
+			rows_add(r, ROW_MESSAGE, conn, m,
+				 source_number(json_object_get(m, "t")),
+				 source_count(m, "seq", NULL));
+	if (!filtering(f) && json_is_number(closed_at))
+		rows_add(r, ROW_CLOSED, conn, NULL, source_number(closed_at),
+			 ~0ull);
+}
+
+/* ---- printing ---------------------------------------------------------- */
+
+struct printer {
+	FILE *f;
+	bool color;
+	bool tag;   /* prefix rows with their connection id */
+	int tag_w;  /* width of that column */
+};
+
+__attribute__((format(printf, 3, 4)))
+static void painted(const struct printer *o, enum paint p, const char *fmt,
+		    ...)
+{
+	va_list ap;
+
+	if (o->color)
+		fputs(paint_start(p), o->f);
+	va_start(ap, fmt);
+	vfprintf(o->f, fmt, ap);
+	va_end(ap);
+	if (o->color)
+		fputs(paint_end(), o->f);
+}
+
+static void preview_string(const struct printer *o, const json_t *s,
+			   bool more)
+{
+	format_preview_text(o->f, (const uint8_t *)json_string_value(s),
+			    json_string_length(s), MSGS_PREVIEW_CHARS, more);
+}
+
+static void preview_hex(const struct printer *o, const char *hex, bool more)
+{
+	size_t n = strlen(hex);
+
+	fprintf(o->f, "%.*s", MSGS_PREVIEW_HEX * 2, hex);
+	if (n > MSGS_PREVIEW_HEX * 2 || more)
+		fputs("…", o->f);
+}
+
+static void print_markers(const struct printer *o, const json_t *m)
+{
+	char marks[128] = "";
+	size_t n = 0;
+	unsigned long long frames = source_count(m, "frames", NULL);
+
+	if (json_is_true(json_object_get(m, "compressed")))
+		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
+				      " [deflate]");
+	if (frames > 1)
+		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
+				      " [%llu frames]", frames);
+	/* A binary message keeps nothing unless previews are on. */
+	if (json_is_true(json_object_get(m, "truncated")) &&
+	    (strcmp(source_string(m, "type", ""), "binary") ||
+	     json_object_get(m, "hex")))
+		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
+				      " [truncated]");
+	if (json_is_false(json_object_get(m, "utf8_valid")))
+		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
+				      " [invalid utf-8]");
+	if (json_is_true(json_object_get(m, "text_dropped")))
+		snprintf(marks + n, sizeof(marks) - n, " [not kept]");
+	if (marks[0])
+		painted(o, PAINT_YELLOW, "%s", marks);
+}
+
+static void print_content(const struct printer *o, const json_t *m)
+{
+	const char *type = source_string(m, "type", "");
+	const json_t *text = json_object_get(m, "text");
+	const char *hex = source_string(m, "hex", NULL);
+	bool truncated = json_is_true(json_object_get(m, "truncated"));
+	const json_t *code = json_object_get(m, "code");
+	char size[32];
+
+	if (!strcmp(type, "close")) {
+		if (!json_is_integer(code)) {
+			fputs("(no status code)", o->f);
+			return;
+		}
+		fprintf(o->f, "%lld %s", (long long)json_integer_value(code),
+			ws_close_code_name((unsigned)json_integer_value(code)));
+		if (json_is_string(text) && json_string_length(text)) {
+			fputs(" \"", o->f);
+			preview_string(o, text, false);
+			fputc('"', o->f);
+		}
+	} else if (!strcmp(type, "ping") || !strcmp(type, "pong")) {
+		if (json_is_string(text)) {
+			fputc('"', o->f);
+			preview_string(o, text, false);
+			fputc('"', o->f);
+		} else if (hex) {
+			fputs("hex ", o->f);
+			preview_hex(o, hex, false);
+		}
+	} else if (json_is_string(text)) {
+		preview_string(o, text, truncated);
+	} else if (hex) {
+		preview_hex(o, hex, truncated);
+	} else if (!strcmp(type, "binary")) {
+		painted(o, PAINT_YELLOW, "[binary %s]",
+			format_size(size, source_count(m, "size", NULL)));
+	}
+}
+
+static void print_row(const struct printer *o, const struct row *r)
+{
+	double opened = source_number(json_object_get(r->conn, "opened_at"));
+	char when[32], size[32], buf[512];
+	bool recv;
+
+	if (o->tag)
+		painted(o, PAINT_BOLD, "%-*s  ", o->tag_w,
+			source_string(r->conn, "id", "?"));
+	painted(o, PAINT_DIM, "%s", format_elapsed(when, r->t - opened));
+	if (r->kind == ROW_OPEN) {
+		painted(o, PAINT_BOLD, "  ◉  %-6s  ", "open");
+		fputs(conn_view_target(r->conn, buf, sizeof(buf)), o->f);
+		if (source_string(r->conn, "extensions", NULL))
+			painted(o, PAINT_DIM, "  %s", source_string(
+					r->conn, "extensions", ""));
+		fputc('\n', o->f);
+		return;
+	}
+	if (r->kind == ROW_CLOSED) {
+		painted(o, conn_view_state_paint(r->conn), "  ◉  %-6s  ",
+			conn_view_state(r->conn, buf, sizeof(buf)));
+		fputs(conn_view_close(json_object_get(r->conn, "close"), buf,
+				      sizeof(buf)), o->f);
+		fputc('\n', o->f);
+		return;
+	}
+	recv = !strcmp(source_string(r->msg, "dir", ""), "received");
+	painted(o, recv ? PAINT_GREEN : PAINT_CYAN, "  %s  %-6s",
+		recv ? "←" : "→", source_string(r->msg, "type", "?"));
+	fprintf(o->f, " %8s",
+		format_size(size, source_count(r->msg, "size", NULL)));
+	print_markers(o, r->msg);
+	fputs("  ", o->f);
+	print_content(o, r->msg);
+	fputc('\n', o->f);
+}
+
+static void print_json(const struct rows *r, size_t from)
+{
+	json_t *out = json_array();
+
+	for (size_t i = from; i < r->n; i++) {
+		json_t *m;
+
+		if (r->v[i].kind != ROW_MESSAGE)
+			continue;
+		m = json_deep_copy(r->v[i].msg);
+		json_object_set_new(m, "conn", json_string(source_string(
+						       r->v[i].conn, "id", "")));
+		json_array_append_new(out, m);
+	}
+	json_dumpf(out, stdout, SOURCE_JSON_FLAGS);
+	fputc('\n', stdout);
+	json_decref(out);
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+/* The connection whose id is id (hex, any case), or NULL. */
+static const json_t *find_conn(const json_t *snap, const char *id)
+{
+	const json_t *conns = json_object_get(snap, "connections"), *c;
+	size_t i;
+
+	json_array_foreach(conns, i, c)
+		if (!strcasecmp(source_string(c, "id", ""), id))
+			return c;
+	return NULL;
+}
+
+static int show(const json_t *snap, const char *conn_id,
+		const struct msgs_filter *f, unsigned long limit, bool as_json)
+{
+	struct printer o = {.f = stdout};
+	struct rows r = {0};
+	const json_t *conns = json_object_get(snap, "connections"), *c;
+	size_t i, from = 0, messages = 0;
+	int pid = (int)json_integer_value(json_object_get(snap, "pid"));
+	const char *name = source_string(snap, "process", "?");
+
+	if (conn_id) {
+		c = find_conn(snap, conn_id);
+		if (!c) {
+			cli_error("no connection %s in %s (pid %d); "
+				  "see 'wsdbg conns'", conn_id, name, pid);
+			return CLI_NOTHING;
+		}
+		collect(&r, c, f);
+	} else {
+		json_array_foreach(conns, i, c) {
+			int w = (int)strlen(source_string(c, "id", ""));
+
+			collect(&r, c, f);
+			o.tag_w = w > o.tag_w ? w : o.tag_w;
+		}
+		o.tag = true;
+	}
+	if (r.n > 1)
+		qsort(r.v, r.n, sizeof(*r.v), compare_rows);
+	for (i = 0; i < r.n; i++)
+		messages += r.v[i].kind == ROW_MESSAGE;
+	/* The last limit messages, and the open/close rows among them. */
+	if (limit && messages > limit) {
+		size_t kept = 0;
+
+		for (from = r.n; from > 0 && kept < limit; from--)
+			kept += r.v[from - 1].kind == ROW_MESSAGE;
+	}
+	if (as_json) {
+		print_json(&r, from);
+	} else if (r.n) {
+		o.color = format_color_wanted(STDOUT_FILENO);
+		painted(&o, PAINT_DIM, "%s pid %d · %s%s · ← received, → sent"
+			"%s\n", name, pid, conn_id ? "connection " : "",
+			conn_id ? conn_id : "all connections",
+			from ? " · earlier rows left out (--limit)" : "");
+		for (i = from; i < r.n; i++)
+			print_row(&o, &r.v[i]);
+	}
+	free(r.v);
+	if (messages == 0) {
+		cli_error("no message%s in %s (pid %d)%s",
+			  filtering(f) ? " matches" : "", name, pid,
+			  conn_id ? " on this connection" : "");
+		return CLI_NOTHING;
+	}
+	return CLI_OK;
+}
+
+int cmd_msgs(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"from", required_argument, NULL, 'f'},
+		{"json", no_argument, NULL, 'j'},
+		{"dir", required_argument, NULL, 'd'},
+		{"type", required_argument, NULL, 't'},
+		{"grep", required_argument, NULL, 'g'},
+		{"limit", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct source_query q = {.request = "snapshot"};
+	struct msgs_filter f = {0};
+	const char *conn_id = NULL;
+	unsigned long limit = 0;
+	bool as_json = false, used, have_limit = false;
+	int opt, status = CLI_OK, rc;
+	char bad[64];
+	json_t *snap;
+
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			q.from = optarg;
+			break;
+		case 'j':
+			as_json = true;
+			break;
+		case 'd':
+			if (strcmp(optarg, "sent") && strcmp(optarg, "received"))
+				goto bad_dir;
+			f.dir = optarg;
+			break;
+		case 't':
+			if (!parse_types(optarg, &f.types, bad, sizeof(bad)))
+				goto bad_type;
+			break;
+		case 'g':
+			if (f.use_grep)
+				regfree(&f.grep);
+			rc = regcomp(&f.grep, optarg, REG_EXTENDED | REG_NOSUB);
+			if (rc)
+				goto bad_regex;
+			f.use_grep = true;
+			break;
+		case 'l':
+			if (!cli_parse_count(optarg, &limit))
+				goto bad_limit;
+			have_limit = true;
+			break;
+		case 'h':
+			fputs(msgs_help, stdout);
+			goto done;
+		default:
+			status = cli_bad_option("msgs", argv, opt);
+			goto done;
+		}
+	}
+	if (argc - optind > 2) {
+		status = cli_usage_error("msgs", "unexpected argument '%s'",
+					 argv[optind + 2]);
+		goto done;
+	}
+	if (argc - optind == 2) {
+		q.target = argv[optind];
+		conn_id = argv[optind + 1];
+	} else if (argc - optind == 1) {
+		q.target = argv[optind];
+		q.target_optional = true;
+	}
+	snap = source_snapshot(&q, &used, &status);
+	if (!snap)
+		goto done;
+	if (q.target_optional && !used)
+		conn_id = q.target;
+	if (!have_limit && !conn_id)
+		limit = MSGS_DEFAULT_LIMIT;
+	status = show(snap, conn_id, &f, limit, as_json);
+	json_decref(snap);
+	goto done;
+
+bad_dir:
+	status = cli_usage_error("msgs", "--dir takes sent or received, "
+				 "not '%s'", optarg);
+	goto done;
+bad_type:
+	status = cli_usage_error("msgs", "unknown message type '%s' (types: "
+				 "text, binary, ping, pong, close)", bad);
+	goto done;
+bad_regex:
+	regerror(rc, &f.grep, bad, sizeof(bad));
+	status = cli_usage_error("msgs", "bad --grep pattern '%s': %s",
+				 optarg, bad);
+	goto done;
+bad_limit:
+	status = cli_usage_error("msgs", "--limit takes a count >= 1, "
+				 "not '%s'", optarg);
+done:
+	if (f.use_grep)
+		regfree(&f.grep);
+	return status;
+}

@@ -1,0 +1,119 @@
+/*
+ * main.c - wsdbg, the command line: finds processes running with the shim
+ * (libwsdbg.so), asks their sockets for snapshots and shows them. This
+ * file dispatches to the commands (cmd_*.c) and holds what they share.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef WSDBG_VERSION
+#define WSDBG_VERSION "unknown"
+#endif
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("wsdbg: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "wsdbg %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'wsdbg %s --help')\n", cmd);
+	return CLI_USAGE;
+}
+
+int cli_bad_option(const char *cmd, char *const argv[], int opt)
+{
+	const char *arg = argv[optind - 1];
+
+	if (opt == ':')
+		return cli_usage_error(cmd, "option %s needs a value", arg);
+	if (optopt && strncmp(arg, "--", 2) != 0)
+		return cli_usage_error(cmd, "unknown option -%c", optopt);
+	return cli_usage_error(cmd, "unknown option %s", arg);
+}
+
+bool cli_parse_count(const char *s, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"run", cmd_run, "run a program with the shim preloaded"},
+	{"ps", cmd_ps, "list the processes running with the shim"},
+	{"conns", cmd_conns, "a process's WebSocket connections"},
+	{"msgs", cmd_msgs, "the message timeline of a process or connection"},
+	{"dump", cmd_dump, "the JSON snapshot (schema version 1)"},
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: wsdbg COMMAND [ARGS...]\n"
+	      "See every WebSocket message of a process running with "
+	      "libwsdbg.so.\n\ncommands:\n", f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-6s  %s\n", commands[i].name,
+			commands[i].summary);
+	fputs("\n'wsdbg COMMAND --help' for each; 'man wsdbg' for all.\n"
+	      "exit status: 0 success, 1 nothing to show or not found, "
+	      "2 usage error\n", f);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		cli_error("missing command (commands: run, ps, conns, msgs, "
+			  "dump; see 'wsdbg --help')");
+		return CLI_USAGE;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("wsdbg %s\n", WSDBG_VERSION);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	cli_error("unknown command '%s' (commands: run, ps, conns, msgs, "
+		  "dump; see 'wsdbg --help')", cmd);
+	return CLI_USAGE;
+}

@@ -1,0 +1,48 @@
+/*
+ * table.h - aligned text tables for the CLI: a header row, then rows of
+ * cells, each cell with its own colour. Widths count code points, so "●"
+ * and "…" take one column. One column may be marked as the one to shorten
+ * (with "…") when the table is wider than the terminal.
+ */
+#ifndef WSDBG_CLI_TABLE_H
+#define WSDBG_CLI_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "format.h"
+#include "paint.h"
+
+struct table;
+
+enum table_align { TABLE_LEFT, TABLE_RIGHT };
+
+/* A table with ncols columns (at most 16). NULL only when out of memory. */
+struct table *table_new(size_t ncols);
+
+/* Sets column col's header and alignment. */
+void table_column(struct table *t, size_t col, const char *head,
+		  enum table_align align);
+
+/* Marks col as the column shortened to fit the width (default: none). */
+void table_shrink_column(struct table *t, size_t col);
+
+/* Starts a new row; cells then fill it left to right. */
+void table_row(struct table *t);
+
+/* Appends a cell to the current row; text is copied. */
+__attribute__((format(printf, 3, 4)))
+void table_cell(struct table *t, enum paint p, const char *fmt, ...);
+
+/*
+ * Prints the table to f: columns two spaces apart, the header dim, cells
+ * in their colours when color. width: terminal columns, 0 for no limit.
+ * Frees the table.
+ */
+void table_print_free(struct table *t, FILE *f, bool color, unsigned width);
+
+/* Frees the table unprinted. t may be NULL. */
+void table_free(struct table *t);
+
+#endif
