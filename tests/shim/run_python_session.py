@@ -4,38 +4,29 @@ Starts tests/shim/echo_server.py under LD_PRELOAD=libwsdbg.so, drives it
 with a websockets client that is not preloaded (text, binary, ping, a
 fragmented message, a close with a code), and checks:
   - the client saw exactly what it would without the shim (the echoes);
-  - the live snapshot from the server's stats socket (when it has one);
+  - the live snapshot from the server's stats socket, taken mid-session
+    (before the close): the connection open, what moved so far;
   - the WSDBG_DUMP snapshot written at exit, against the schema in
     ../shared/DESIGN.md.
-Usage: run_python_session.py LIBWSDBG [--no-compression]
-                              [--preload-first LIB]
-(--preload-first: a sanitizer runtime that must come before the shim.)
+Usage: run_python_session.py --shim LIBWSDBG [--no-compression]
+                             [--preload-first LIB]
+(--preload-first: a sanitizer runtime that must come before the shim; the
+common arguments are in harness.py.)
 Prints "N passed, N failed" and exits 1 on any failure.
 """
 import asyncio
-import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 
 import websockets
 
+import harness
+from harness import check
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-failures = []
-checks = 0
 
 
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(what)
-        print(f"FAIL: {what}", file=sys.stderr)
-
-
-async def drive(port, compressed):
+async def drive(port, compressed, live):
     uri = f"ws://127.0.0.1:{port}/echo?room=7"
     compression = "deflate" if compressed else None
     async with websockets.connect(uri, compression=compression,
@@ -51,21 +42,44 @@ async def drive(port, compressed):
         check(await ws.recv() == "part one, part two", "fragments echoed")
         await ws.send("é" * 6000)  # 12000 bytes: over the 10 KiB kept
         check(await ws.recv() == "é" * 6000, "long text echoed")
+        check_live(live(), compressed)
         await ws.close(code=4001, reason="done here")
 
 
-def live_snapshot(sock_dir, pid):
-    path = os.path.join(sock_dir, f"{pid}.sock")
-    if not os.path.exists(path):
-        return None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(5)
-        s.connect(path)
-        s.sendall(b"snapshot\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return json.loads(data)
+def moved_so_far(snap):
+    """Every message of the session before the close is in snap."""
+    c = snap["connections"][0] if snap["connections"] else None
+    return c and c["received"]["messages"] == 5 \
+        and c["sent"]["messages"] == 5
+
+
+def check_live(snap, compressed):
+    """The server's live snapshot before the close: every echo the client
+    got has been read and written by the server (the request order is
+    fixed), so the counts are exact once the shim has recorded the last
+    write (live_until waits for that)."""
+    check(snap is not None, "live snapshot from the server's socket")
+    if snap is None:
+        return
+    conns = snap["connections"]
+    check(len(conns) == 1, f"live: one connection: {len(conns)}")
+    if not conns:
+        return
+    c = conns[0]
+    check(c["state"] == "open", f"live: state open: {c['state']}")
+    check(c["close"] is None, "live: no close yet")
+    check(c["received"]["messages"] == 5 and c["sent"]["messages"] == 5,
+          f"live: 5 messages each way (4 data + ping/pong): "
+          f"{c['received']['messages']} {c['sent']['messages']}")
+    types = [(m["dir"], m["type"]) for m in c["messages"]
+             if m["dir"] == "received"]
+    check([t for _, t in types] == ["text", "binary", "ping", "text",
+                                    "text"], f"live: received types {types}")
+    check(c["messages"][0].get("text") == '{"hello": "world"}',
+          "live: first text")
+    if compressed:
+        check(c["messages"][0]["compressed"], "live: compressed flag")
+    check(snap["totals"]["active"] == 1, "live: one active connection")
 
 
 def check_connection(c, compressed):
@@ -101,38 +115,29 @@ def check_connection(c, compressed):
 
 
 def main():
-    lib = os.path.abspath(sys.argv[1])
-    compressed = "--no-compression" not in sys.argv
-    preload = lib
-    if "--preload-first" in sys.argv:
-        preload = sys.argv[sys.argv.index("--preload-first") + 1] + " " + lib
-    with tempfile.TemporaryDirectory() as tmp:
+    args = harness.parse_args(
+        lambda p: p.add_argument("--no-compression", action="store_true"))
+    compressed = not args.no_compression
+    with harness.temp_dir() as tmp:
         sock_dir = os.path.join(tmp, "sock")
-        env = dict(os.environ, LD_PRELOAD=preload, WSDBG_DIR=sock_dir,
-                   ASAN_OPTIONS="detect_leaks=0",
-                   WSDBG_DUMP=os.path.join(tmp, "dump-%p.json"))
-        args = ["/usr/bin/python3", os.path.join(HERE, "echo_server.py")]
+        env = harness.shim_env(args, sock_dir,
+                               os.path.join(tmp, "dump-%p.json"))
+        argv = ["/usr/bin/python3", os.path.join(HERE, "echo_server.py")]
         if not compressed:
-            args.append("--no-compression")
-        server = subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        try:
-            line = server.stdout.readline()
-            check(line.startswith("PORT "), f"server started: {line!r}")
-            port = int(line.split()[1])
-            asyncio.run(asyncio.wait_for(drive(port, compressed), 20))
-            out, err = server.communicate(timeout=20)
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
-        check(server.returncode == 0, f"server exit status 0: {err}")
-        check("wsdbg:" not in err, f"no wsdbg warnings: {err}")
+            argv.append("--no-compression")
+        server = harness.Server(argv, env)
+        asyncio.run(asyncio.wait_for(
+            drive(server.port, compressed,
+                  lambda: harness.live_until(sock_dir, server.pid,
+                                             moved_so_far)), 20))
+        server.finish()
+        check(server.returncode == 0, f"server exit status 0: {server.err}")
+        check("wsdbg:" not in server.err,
+              f"no wsdbg warnings: {server.err}")
         dump = os.path.join(tmp, f"dump-{server.pid}.json")
         check(os.path.exists(dump), "WSDBG_DUMP written at exit")
         if os.path.exists(dump):
-            with open(dump, encoding="utf-8") as f:
-                snap = json.load(f)
+            snap = harness.load_json(dump)
             check(snap["wsdbg"] == 1 and snap["pid"] == server.pid,
                   "schema version and pid")
             conns = snap["connections"]
@@ -140,9 +145,10 @@ def main():
             if conns:
                 check(conns[0]["state"] == "closed", "state closed")
                 check_connection(conns[0], compressed)
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+        left = [p for p in os.listdir(sock_dir) if p.endswith(".sock")] \
+            if os.path.isdir(sock_dir) else []
+        check(left == [], f"socket file removed at exit: {left}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.run_scenario(main))
