@@ -295,11 +295,11 @@ Test(stats_server, default_dir_prefers_wsdbg_dir_then_xdg_runtime_dir)
 
 	env_wsdbg_dir = "/srv/wsdbg";
 	env_runtime_dir = "/run/user/1000";
-	cr_assert_eq(stats_server_default_dir(out, sizeof(out), fake_env), 0);
+	cr_assert_eq(socket_dir_default(out, sizeof(out), fake_env), 0);
 	cr_assert_str_eq(out, "/srv/wsdbg");
 
 	env_wsdbg_dir = "";
-	cr_assert_eq(stats_server_default_dir(out, sizeof(out), fake_env), 0);
+	cr_assert_eq(socket_dir_default(out, sizeof(out), fake_env), 0);
 	cr_assert_str_eq(out, "/run/user/1000/wsdbg");
 }
 
@@ -310,7 +310,7 @@ Test(stats_server, default_dir_falls_back_to_tmp_with_the_uid)
 	env_wsdbg_dir = NULL;
 	env_runtime_dir = "";
 	snprintf(want, sizeof(want), "/tmp/wsdbg-%u", (unsigned)geteuid());
-	cr_assert_eq(stats_server_default_dir(out, sizeof(out), fake_env), 0);
+	cr_assert_eq(socket_dir_default(out, sizeof(out), fake_env), 0);
 	cr_assert_str_eq(out, want);
 }
 
@@ -319,7 +319,7 @@ Test(stats_server, default_dir_too_long_for_the_buffer_is_an_error)
 	char out[8];
 
 	env_wsdbg_dir = "/a/very/long/directory";
-	cr_assert_eq(stats_server_default_dir(out, sizeof(out), fake_env),
+	cr_assert_eq(socket_dir_default(out, sizeof(out), fake_env),
 		     -ENAMETOOLONG);
 	cr_assert_str_eq(out, "");
 }

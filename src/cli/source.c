@@ -17,20 +17,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "socket_dir.h"
 
 bool source_socket_dir(char *out, size_t cap)
 {
-	const char *dir = getenv("WSDBG_DIR");
-	const char *runtime = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (dir && *dir)
-		n = snprintf(out, cap, "%s", dir);
-	else if (runtime && *runtime)
-		n = snprintf(out, cap, "%s/wsdbg", runtime);
-	else
-		n = snprintf(out, cap, "/tmp/wsdbg-%u", (unsigned)geteuid());
-	return n >= 0 && (size_t)n < cap;
+	return socket_dir_default(out, cap, NULL) == 0;
 }
 
 /* The pid of a name "<digits>.sock", or 0. */

@@ -25,7 +25,7 @@ struct source_proc {
 
 /*
  * Writes the socket directory into out, with the shim's rules
- * (stats_server_default_dir): $WSDBG_DIR, else $XDG_RUNTIME_DIR/wsdbg,
+ * (socket_dir_default in src/shim/socket_dir.h): $WSDBG_DIR, else $XDG_RUNTIME_DIR/wsdbg,
  * else /tmp/wsdbg-<euid>; empty variables count as unset. Returns false
  * when it does not fit.
  */

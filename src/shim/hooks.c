@@ -97,14 +97,21 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 /* recv family: MSG_PEEK leaves the bytes for the next read, which is the
  * one recorded; MSG_TRUNC on a stream socket discards them unseen. */
-static void shim_after_recv(int fd, const void *buf, ssize_t ret, int flags)
+static void shim_after_recv_iov(int fd, const struct iovec *iov,
+				size_t iovcnt, ssize_t ret, int flags)
 {
 	if (flags & MSG_PEEK)
 		return;
 	if (flags & MSG_TRUNC)
 		shim_io_unseen(fd, REGISTRY_RECEIVED, ret);
 	else
-		shim_io(fd, REGISTRY_RECEIVED, buf, ret);
+		shim_io_iov(fd, REGISTRY_RECEIVED, iov, iovcnt, ret);
+}
+
+static void shim_after_recv(int fd, void *buf, ssize_t ret, int flags)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = (size_t)ret};
+	shim_after_recv_iov(fd, &iov, 1, ret, flags);
 }
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
@@ -148,13 +155,7 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n,
 static void shim_after_recvmsg(int fd, const struct msghdr *msg, ssize_t ret,
 			       int flags)
 {
-	if (flags & MSG_PEEK)
-		return;
-	if (flags & MSG_TRUNC)
-		shim_io_unseen(fd, REGISTRY_RECEIVED, ret);
-	else
-		shim_io_iov(fd, REGISTRY_RECEIVED, msg->msg_iov,
-			    msg->msg_iovlen, ret);
+	shim_after_recv_iov(fd, msg->msg_iov, msg->msg_iovlen, ret, flags);
 }
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)

@@ -333,7 +333,7 @@ static void shim_server_thread_init(void)
 static void shim_start_server(void)
 {
 	char dir[PATH_MAX];
-	if (stats_server_default_dir(dir, sizeof(dir), shim_getenv1) != 0) {
+	if (socket_dir_default(dir, sizeof(dir), shim_getenv1) != 0) {
 		shim_warn("wsdbg: socket directory path too long; no stats "
 			  "socket");
 		return;

@@ -119,27 +119,6 @@ static double stats_server_wall_time(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int stats_server_default_dir(char *out, size_t cap,
-			     const char *(*lookup)(const char *name))
-{
-	const char *dir = lookup("WSDBG_DIR");
-	const char *runtime = lookup("XDG_RUNTIME_DIR");
-	int n;
-
-	if (dir && *dir)
-		n = snprintf(out, cap, "%s", dir);
-	else if (runtime && *runtime)
-		n = snprintf(out, cap, "%s/wsdbg", runtime);
-	else
-		n = snprintf(out, cap, "/tmp/wsdbg-%u", (unsigned)geteuid());
-	if (n < 0 || (size_t)n >= cap) {
-		if (cap)
-			out[0] = '\0';
-		return -ENAMETOOLONG;
-	}
-	return 0;
-}
-
 /* ---- the directory and the socket file --------------------------------- */
 
 /*

@@ -42,6 +42,7 @@
 
 #include <stddef.h>
 
+#include "socket_dir.h"
 #include "wsdbg/registry.h"
 
 /* The longest request line, "\n" included. */
@@ -67,14 +68,7 @@ struct stats_server_config {
 	void (*warn)(const char *line);
 };
 
-/*
- * Writes the default socket directory into out (cap bytes, NUL included):
- * $WSDBG_DIR, else $XDG_RUNTIME_DIR/wsdbg, else /tmp/wsdbg-<euid>. Empty
- * variables count as unset. lookup is getenv-like (NULL when unset).
- * Returns 0, or -ENAMETOOLONG (out then holds "").
- */
-int stats_server_default_dir(char *out, size_t cap,
-			     const char *(*lookup)(const char *name));
+/* The directory to pass as dir: socket_dir_default() (socket_dir.h). */
 
 struct stats_server;
 

@@ -329,17 +329,20 @@ def live(cli, shim, preload_first, tmp):
     if os.path.exists(dump):
         cli.expect("conns of the exit dump", ["conns", "--from", dump], 0,
                    ['4001 "done here" (client)', "● closed"])
-    run_checks(cli, shim, tmp)
+    run_checks(cli, shim, preload_first, tmp)
 
 
-def run_checks(cli, shim, tmp):
-    env = dict(cli.env, LD_PRELOAD="/nonexistent/libother.so")
+def run_checks(cli, shim, preload_first, tmp):
+    # A sanitizer runtime (sanitizer builds) must stay first: wsdbg run
+    # keeps it there and puts the shim right after it.
+    first = f"{preload_first}:" if preload_first else ""
+    env = dict(cli.env, LD_PRELOAD=f"{first}/nonexistent/libother.so")
     r = subprocess.run([cli.exe, "run", "--", "/bin/sh", "-c",
                         'echo "$1|$2|$LD_PRELOAD"; exit 7', "sh", "a b",
                         "--dump"], env=env, capture_output=True, text=True,
                        timeout=15)
     check(r.returncode == 7, "run: the exit status passes through", r)
-    check(r.stdout == f"a b|--dump|{os.path.realpath(shim)}:"
+    check(r.stdout == f"a b|--dump|{first}{os.path.realpath(shim)}:"
           "/nonexistent/libother.so\n",
           "run: arguments pass through; shim prepended to LD_PRELOAD",
           r.stdout)
