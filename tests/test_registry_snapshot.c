@@ -488,3 +488,29 @@ Test(registry_snapshot, the_checker_finds_values_by_path)
 	cr_assert_null(json_check_get(doc, "d", out, sizeof(out)));
 	cr_assert_null(json_check_get(doc, "a", out, 4), "does not fit");
 }
+
+Test(registry_snapshot, empty_payloads_show_as_empty_text_not_as_no_key)
+{
+	struct registry_request req = {.fd = 3, .path = "/"};
+	struct registry_snapshot_options opt = options();
+	struct registry_config cfg;
+	static const uint8_t code_only[2] = {0x03, 0xe8};
+
+	registry_config_defaults(&cfg);
+	struct registry *r = registry_new(&cfg);
+	uint64_t id = registry_open(r, &req, 1);
+	record(r, id, REGISTRY_RECEIVED, msg(0x1, "", 0), 2);
+	record(r, id, REGISTRY_RECEIVED, msg(0x9, "", 0), 2);
+	struct ws_message m = msg(0x8, code_only, 2);
+	m.close_code = 1000;
+	m.close_reason = code_only + 2;
+	m.close_reason_len = 0;
+	record(r, id, REGISTRY_RECEIVED, m, 3);
+	char *j = snapshot_with(r, &opt);
+	assert_field(j, "connections.0.messages.0.text", "\"\"");
+	assert_field(j, "connections.0.messages.1.text", "\"\"");
+	assert_field(j, "connections.0.messages.2.text", "\"\"");
+	assert_field(j, "connections.0.messages.2.code", "1000");
+	free(j);
+	registry_free(r);
+}

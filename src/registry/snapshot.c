@@ -18,7 +18,8 @@
  *   ping, pong  "text" when the payload is printable UTF-8 (no control
  *           characters), else "hex".
  * A key is left out when nothing was kept (metadata_only, binary hidden,
- * or the data went to a memory cap: "text_dropped": true).
+ * or the data went to a memory cap: "text_dropped": true); an empty
+ * payload is always "text": "".
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -366,6 +367,15 @@ static bool printable(const uint8_t *p, size_t n)
 	return utf8_is_valid(p, n);
 }
 
+/* The content of an empty payload is known without storing it: an empty
+ * text, reason or ping payload shows as "" rather than no key at all. */
+static bool empty_content(const struct registry_slot *s)
+{
+	if (s->opcode == WS_OPCODE_CLOSE)
+		return s->size <= 2; /* at most a code: no reason */
+	return s->size == 0;
+}
+
 static void write_content(struct json_writer *w, const struct registry_slot *s)
 {
 	const struct stored_data *d = s->data;
@@ -375,6 +385,8 @@ static void write_content(struct json_writer *w, const struct registry_slot *s)
 		json_bool(w, "utf8_valid", s->utf8_valid);
 		if (d)
 			json_bytes(w, "text", d->bytes, d->len, s->truncated);
+		else if (empty_content(s))
+			json_string(w, "text", "");
 		break;
 	case WS_OPCODE_BINARY:
 		if (d)
@@ -388,12 +400,16 @@ static void write_content(struct json_writer *w, const struct registry_slot *s)
 		json_bool(w, "utf8_valid", s->utf8_valid);
 		if (d)
 			json_bytes(w, "text", d->bytes, d->len, false);
+		else if (empty_content(s))
+			json_string(w, "text", "");
 		break;
 	default: /* ping, pong */
 		if (d && printable(d->bytes, d->len))
 			json_bytes(w, "text", d->bytes, d->len, false);
 		else if (d)
 			json_hex(w, "hex", d->bytes, d->len);
+		else if (empty_content(s))
+			json_string(w, "text", "");
 		break;
 	}
 }
