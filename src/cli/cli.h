@@ -16,6 +16,15 @@ enum {
 	CLI_USAGE = 2,   /* bad command line */
 };
 
+/*
+ * When set, cli_error prints nothing and keeps its message (without the
+ * "wsdbg: ") in cli_last_error instead: for a caller that decides itself
+ * whether a failure is worth a line (msgs --follow, when the process goes
+ * away).
+ */
+extern bool cli_quiet;
+extern char cli_last_error[512];
+
 /* Prints "wsdbg: " and the message as one line on stderr. */
 __attribute__((format(printf, 1, 2)))
 void cli_error(const char *fmt, ...);
@@ -41,5 +50,7 @@ int cmd_ps(int argc, char **argv);
 int cmd_conns(int argc, char **argv);
 int cmd_msgs(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif

@@ -11,13 +11,17 @@
  * connection's opening. Without CONN: the latest messages of every
  * connection, by time, each tagged with its connection id.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -34,7 +38,7 @@
 #define MSGS_DEFAULT_LIMIT 100
 
 static const char msgs_help[] =
-	"usage: wsdbg msgs [PID|NAME] [CONN] [--dir sent|received]\n"
+	"usage: wsdbg msgs [PID|NAME] [CONN] [--follow] [--dir sent|received]\n"
 	"                  [--type TYPE,...] [--grep REGEX] [--limit N]\n"
 	"                  [--from FILE] [--json]\n"
 	"Shows the kept messages as a timeline: time since the connection\n"
@@ -46,6 +50,13 @@ static const char msgs_help[] =
 	"                  attached); a lone argument that names no\n"
 	"                  attached process is taken as CONN\n"
 	"  CONN            a connection id, as `wsdbg conns` shows it\n"
+	"  -F, --follow    then keep watching: new messages as they come\n"
+	"                  (polled every 200 ms), \"… N messages dropped\n"
+	"                  (ring overtaken)\" when the process's ring lost\n"
+	"                  some before they were seen; until Ctrl-C or\n"
+	"                  SIGTERM (exit 0) or the process exits (\"process\n"
+	"                  PID exited\", exit 0); with --json, one message\n"
+	"                  per line; not with --from\n"
 	"  --dir DIR       only messages sent or received\n"
 	"  --type TYPES    only these types: text,binary,ping,pong,close\n"
 	"  --grep REGEX    only messages whose text matches (POSIX ERE)\n"
@@ -322,7 +333,9 @@ static void print_row(const struct printer *o, const struct row *r)
 	fputc('\n', o->f);
 }
 
-static void print_json(const struct rows *r, size_t from)
+/* The message rows from from on as a JSON array, or (lines: --follow) as
+ * one compact object per line. */
+static void print_json(const struct rows *r, size_t from, bool lines)
 {
 	json_t *out = json_array();
 
@@ -334,10 +347,19 @@ static void print_json(const struct rows *r, size_t from)
 		m = json_deep_copy(r->v[i].msg);
 		json_object_set_new(m, "conn", json_string(source_string(
 						       r->v[i].conn, "id", "")));
-		json_array_append_new(out, m);
+		if (lines) {
+			json_dumpf(m, stdout, JSON_COMPACT |
+				   JSON_REAL_PRECISION(16));
+			fputc('\n', stdout);
+			json_decref(m);
+		} else {
+			json_array_append_new(out, m);
+		}
 	}
-	json_dumpf(out, stdout, SOURCE_JSON_FLAGS);
-	fputc('\n', stdout);
+	if (!lines) {
+		json_dumpf(out, stdout, SOURCE_JSON_FLAGS);
+		fputc('\n', stdout);
+	}
 	json_decref(out);
 }
 
@@ -356,7 +378,8 @@ static const json_t *find_conn(const json_t *snap, const char *id)
 }
 
 static int show(const json_t *snap, const char *conn_id,
-		const struct msgs_filter *f, unsigned long limit, bool as_json)
+		const struct msgs_filter *f, unsigned long limit, bool as_json,
+		bool following)
 {
 	struct printer o = {.f = stdout};
 	struct rows r = {0};
@@ -394,24 +417,253 @@ static int show(const json_t *snap, const char *conn_id,
 			kept += r.v[from - 1].kind == ROW_MESSAGE;
 	}
 	if (as_json) {
-		print_json(&r, from);
-	} else if (r.n) {
+		print_json(&r, from, following);
+	} else if (r.n || following) {
 		o.color = format_color_wanted(STDOUT_FILENO);
 		painted(&o, PAINT_DIM, "%s pid %d · %s%s · ← received, → sent"
-			"%s\n", name, pid, conn_id ? "connection " : "",
+			"%s%s\n", name, pid, conn_id ? "connection " : "",
 			conn_id ? conn_id : "all connections",
-			from ? " · earlier rows left out (--limit)" : "");
+			from ? " · earlier rows left out (--limit)" : "",
+			following ? " · following (Ctrl-C stops)" : "");
 		for (i = from; i < r.n; i++)
 			print_row(&o, &r.v[i]);
 	}
 	free(r.v);
-	if (messages == 0) {
+	if (messages == 0 && !following) {
 		cli_error("no message%s in %s (pid %d)%s",
 			  filtering(f) ? " matches" : "", name, pid,
 			  conn_id ? " on this connection" : "");
 		return CLI_NOTHING;
 	}
 	return CLI_OK;
+}
+
+
+/* ---- --follow ---------------------------------------------------------- */
+
+/* How often --follow asks the process for new messages. */
+#define FOLLOW_POLL_MS 200
+
+/* What --follow knows of one connection from the last answer. */
+struct seen_conn {
+	char id[24];
+	unsigned long long messages; /* sent + received, all types */
+	unsigned long long dropped;  /* messages_dropped */
+	bool closed;
+};
+
+struct follower {
+	struct seen_conn *v;
+	size_t n, cap;
+	unsigned long long last_seq; /* highest seq printed or passed over */
+};
+
+static struct seen_conn *seen_find(struct follower *fw, const char *id)
+{
+	for (size_t i = 0; i < fw->n; i++)
+		if (!strcmp(fw->v[i].id, id))
+			return &fw->v[i];
+	return NULL;
+}
+
+static struct seen_conn *seen_add(struct follower *fw, const char *id)
+{
+	if (fw->n == fw->cap) {
+		fw->cap = fw->cap ? fw->cap * 2 : 16;
+		fw->v = realloc(fw->v, fw->cap * sizeof(*fw->v));
+		if (!fw->v)
+			abort();
+	}
+	fw->v[fw->n] = (struct seen_conn){0};
+	snprintf(fw->v[fw->n].id, sizeof(fw->v[fw->n].id), "%s", id);
+	return &fw->v[fw->n++];
+}
+
+static unsigned long long conn_messages(const json_t *c)
+{
+	return source_count(c, "sent", "messages") +
+	       source_count(c, "received", "messages");
+}
+
+static bool conn_closed(const json_t *c)
+{
+	return json_is_number(json_object_get(c, "closed_at"));
+}
+
+/*
+ * Takes in one answer: rows for what is new (connections opened and
+ * closed since, messages with seq > last_seq that pass the filter), and
+ * in *lost how many messages of the followed connections were created
+ * since the last answer but are gone from the ring before we could see
+ * them. Sequence numbers are one counter per registry, so gaps between
+ * the seqs of one connection say nothing; what counts is, per
+ * connection, messages created since (the counters) minus messages
+ * returned (seq > last_seq), bounded by how far messages_dropped grew:
+ * a message is either still in the ring or was dropped. With first set,
+ * only records the state (the timeline was printed already).
+ */
+static void follow_take(struct follower *fw, const json_t *snap,
+			const char *conn_id, const struct msgs_filter *f,
+			struct rows *r, unsigned long long *lost, bool first)
+{
+	const json_t *conns = json_object_get(snap, "connections"), *c, *m;
+	unsigned long long top = fw->last_seq;
+	size_t i, j;
+
+	*lost = 0;
+	json_array_foreach(conns, i, c) {
+		const char *id = source_string(c, "id", "");
+		struct seen_conn *sc = seen_find(fw, id);
+		unsigned long long now = conn_messages(c), returned = 0;
+		unsigned long long dropped = source_count(c, "messages_dropped",
+							  NULL);
+		bool fresh = !sc;
+
+		if (conn_id && strcasecmp(id, conn_id))
+			continue;
+		if (fresh) {
+			sc = seen_add(fw, id);
+			if (!first && !filtering(f))
+				rows_add(r, ROW_OPEN, c, NULL, source_number(
+					json_object_get(c, "opened_at")), 0);
+		}
+		json_array_foreach(json_object_get(c, "messages"), j, m) {
+			unsigned long long seq = source_count(m, "seq", NULL);
+
+			if (seq <= fw->last_seq)
+				continue;
+			returned++;
+			top = seq > top ? seq : top;
+			if (!first && message_selected(m, f))
+				rows_add(r, ROW_MESSAGE, c, m, source_number(
+					json_object_get(m, "t")), seq);
+		}
+		if (!first && now > sc->messages + returned &&
+		    dropped > sc->dropped) {
+			unsigned long long gone = now - sc->messages - returned;
+			unsigned long long grew = dropped - sc->dropped;
+
+			*lost += gone < grew ? gone : grew;
+		}
+		if (conn_closed(c) && !sc->closed && !first && !filtering(f))
+			rows_add(r, ROW_CLOSED, c, NULL, source_number(
+				json_object_get(c, "closed_at")), ~0ull);
+		sc->messages = now;
+		sc->dropped = dropped;
+		sc->closed = conn_closed(c);
+	}
+	fw->last_seq = top;
+}
+
+/* Whether a failed request means the process is gone: its socket is
+ * removed when it exits, refuses connections when it was killed, or the
+ * pid no longer exists. */
+static bool process_gone(const char *dir, int pid)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%d.sock", dir, pid);
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return true;
+	return stat(path, &st) == -1 ||
+	       strstr(cli_last_error, "not answering") != NULL;
+}
+
+/* Waits up to ms for SIGINT or SIGTERM (blocked); true when one came. */
+static bool wait_for_stop(const sigset_t *stop, long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	return sigtimedwait(stop, NULL, &ts) > 0;
+}
+
+static int follow(const json_t *snap, const char *conn_id,
+		  const struct msgs_filter *f, bool as_json)
+{
+	struct follower fw = {0};
+	struct printer o = {.f = stdout, .tag = !conn_id};
+	int pid = (int)json_integer_value(json_object_get(snap, "pid"));
+	char dir[4096], request[128];
+	unsigned long long lost;
+	sigset_t stop;
+	int status = CLI_OK;
+
+	o.color = !as_json && format_color_wanted(STDOUT_FILENO);
+	if (!source_socket_dir(dir, sizeof(dir))) {
+		cli_error("socket directory name too long");
+		return CLI_NOTHING;
+	}
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
+	{
+		struct rows r = {0};
+
+		follow_take(&fw, snap, conn_id, f, &r, &lost, true);
+		free(r.v);
+	}
+	for (size_t i = 0; i < fw.n; i++) {
+		int w = (int)strlen(fw.v[i].id);
+
+		o.tag_w = w > o.tag_w ? w : o.tag_w;
+	}
+	fflush(stdout);
+	while (!wait_for_stop(&stop, FOLLOW_POLL_MS)) {
+		struct rows r = {0};
+		json_t *ans;
+		int rs;
+
+		if (conn_id)
+			snprintf(request, sizeof(request),
+				 "snapshot after=%llu conn=%s", fw.last_seq,
+				 conn_id);
+		else
+			snprintf(request, sizeof(request),
+				 "snapshot after=%llu", fw.last_seq);
+		cli_quiet = true;
+		cli_last_error[0] = '\0';
+		ans = source_request(dir, pid, request, &rs);
+		cli_quiet = false;
+		if (!ans) {
+			if (process_gone(dir, pid)) {
+				/* Not on stdout when it holds JSON lines. */
+				fprintf(as_json ? stderr : stdout,
+					"process %d exited\n", pid);
+			} else {
+				cli_error("%s", cli_last_error);
+				status = rs;
+			}
+			break;
+		}
+		follow_take(&fw, ans, conn_id, f, &r, &lost, false);
+		if (r.n > 1)
+			qsort(r.v, r.n, sizeof(*r.v), compare_rows);
+		if (lost && as_json)
+			fprintf(stderr, "wsdbg: … %llu message%s dropped "
+				"(ring overtaken)\n", lost, lost == 1 ? "" : "s");
+		else if (lost)
+			painted(&o, PAINT_YELLOW, "… %llu message%s dropped "
+				"(ring overtaken)\n", lost, lost == 1 ? "" : "s");
+		if (as_json) {
+			print_json(&r, 0, true);
+		} else {
+			for (size_t i = 0; i < r.n; i++) {
+				int w = (int)strlen(source_string(r.v[i].conn,
+								  "id", ""));
+
+				o.tag_w = w > o.tag_w ? w : o.tag_w;
+				print_row(&o, &r.v[i]);
+			}
+		}
+		free(r.v);
+		json_decref(ans);
+		fflush(stdout);
+	}
+	fflush(stdout);
+	free(fw.v);
+	return status;
 }
 
 int cmd_msgs(int argc, char **argv)
@@ -423,6 +675,7 @@ int cmd_msgs(int argc, char **argv)
 		{"type", required_argument, NULL, 't'},
 		{"grep", required_argument, NULL, 'g'},
 		{"limit", required_argument, NULL, 'l'},
+		{"follow", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -430,15 +683,18 @@ int cmd_msgs(int argc, char **argv)
 	struct msgs_filter f = {0};
 	const char *conn_id = NULL;
 	unsigned long limit = 0;
-	bool as_json = false, used, have_limit = false;
+	bool as_json = false, used, have_limit = false, following = false;
 	int opt, status = CLI_OK, rc;
 	char bad[64];
 	json_t *snap;
 
 	opterr = 0;
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hF", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'F':
+			following = true;
+			break;
 		case 'f':
 			q.from = optarg;
 			break;
@@ -487,6 +743,11 @@ int cmd_msgs(int argc, char **argv)
 		q.target = argv[optind];
 		q.target_optional = true;
 	}
+	if (following && q.from) {
+		status = cli_usage_error("msgs", "--follow watches a live "
+					 "process; it cannot read --from FILE");
+		goto done;
+	}
 	snap = source_snapshot(&q, &used, &status);
 	if (!snap)
 		goto done;
@@ -494,7 +755,9 @@ int cmd_msgs(int argc, char **argv)
 		conn_id = q.target;
 	if (!have_limit && !conn_id)
 		limit = MSGS_DEFAULT_LIMIT;
-	status = show(snap, conn_id, &f, limit, as_json);
+	status = show(snap, conn_id, &f, limit, as_json, following);
+	if (following && status == CLI_OK)
+		status = follow(snap, conn_id, &f, as_json);
 	json_decref(snap);
 	goto done;
 

@@ -16,10 +16,19 @@
 #define WSDBG_VERSION "unknown"
 #endif
 
+bool cli_quiet;
+char cli_last_error[512];
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (cli_quiet) {
+		va_start(ap, fmt);
+		vsnprintf(cli_last_error, sizeof(cli_last_error), fmt, ap);
+		va_end(ap);
+		return;
+	}
 	fflush(stdout);
 	fputs("wsdbg: ", stderr);
 	va_start(ap, fmt);
@@ -76,6 +85,9 @@ static const struct command {
 	{"ps", cmd_ps, "list the processes running with the shim"},
 	{"conns", cmd_conns, "a process's WebSocket connections"},
 	{"msgs", cmd_msgs, "the message timeline of a process or connection"},
+	{"show", cmd_show, "one connection, or one message, in full"},
+	{"stats", cmd_stats, "aggregate figures: connections, messages, "
+			     "bytes, durations, RTT"},
 	{"dump", cmd_dump, "the JSON snapshot (schema version 1)"},
 };
 
@@ -98,7 +110,7 @@ int main(int argc, char **argv)
 
 	if (!cmd) {
 		cli_error("missing command (commands: run, ps, conns, msgs, "
-			  "dump; see 'wsdbg --help')");
+			  "show, stats, dump; see 'wsdbg --help')");
 		return CLI_USAGE;
 	}
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
@@ -114,6 +126,6 @@ int main(int argc, char **argv)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
 	cli_error("unknown command '%s' (commands: run, ps, conns, msgs, "
-		  "dump; see 'wsdbg --help')", cmd);
+		  "show, stats, dump; see 'wsdbg --help')", cmd);
 	return CLI_USAGE;
 }

@@ -15,10 +15,13 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import cli_session
 
@@ -154,6 +157,106 @@ def offline(cli, fixtures, tmp):
                ["msgs", "--from", exit_json, "--grep", "nothing-like-it"],
                1, err=["no message matches"])
 
+    out = cli.expect("stats of a closed session",
+                     ["stats", "--from", exit_json], 0,
+                     out=["python3 pid 19686 · WebSocket statistics",
+                          "connections  2 total: 0 active, 2 closed, "
+                          "0 rejected, 0 evicted, 0 expired, 0 untracked",
+                          "                 SENT →  RECEIVED ←",
+                          "messages              8           8",
+                          "  ping                0           1",
+                          "  pong                1           0",
+                          "  close               2           2",
+                          "bytes             365 B       365 B",
+                          "frames                8          10",
+                          "on the wire       297 B       352 B",
+                          "durations    2 closed: min 8 ms, median 37 ms, "
+                          "max 66 ms",
+                          "rtt          1 sample: min 0.10 ms, avg 0.10 ms, "
+                          "max 0.10 ms"])
+    check(len(out.splitlines()) == 14, "stats: 14 lines", out)
+    j = json.loads(cli.expect("stats --json", ["stats", "--json", "--from",
+                                               live_json], 0))
+    check(j["connections"]["total"] == 2 and j["connections"]["active"] == 2
+          and j["sent"]["messages"] == 6 and j["received"]["frames"] == 8
+          and j["sent"]["by_type"]["pong"] == 1
+          and j["received"]["by_type"]["ping"] == 1
+          and j["durations"] is None and j["rtt_ms"]["samples"] == 1,
+          "stats --json: the live snapshot's figures", json.dumps(j))
+    j = json.loads(cli.expect("stats --json of a closed session",
+                              ["stats", "--json", "--from", exit_json], 0))
+    d = sorted(c["duration"] for c in snap["connections"])
+    check(j["durations"] == {"count": 2, "min": d[0], "max": d[1],
+                             "median": (d[0] + d[1]) / 2},
+          "stats --json: durations of the closed connections", json.dumps(j))
+    empty = os.path.join(tmp, "empty.json")
+    with open(empty, "w", encoding="utf-8") as f:
+        e = json.loads(json.dumps(snap))
+        e["connections"] = []
+        e["totals"] = {k: 0 for k in e["totals"] if k != "by_type"}
+        json.dump(e, f)
+    cli.expect("stats with no connection", ["stats", "--from", empty], 1,
+               out=["0 total"], err=["has seen no WebSocket connection"])
+    cli.expect("stats of another pid", ["stats", "1", "--from", exit_json],
+               1, err=["process 1 is not attached"])
+    cli.expect("stats with two arguments", ["stats", "1", "2"], 2,
+               err=["unexpected argument '2'"])
+
+    out = cli.expect("show a connection", ["show", "2", "--from",
+                                           exit_json], 0,
+                     out=["connection 2 · python3 pid 19686",
+                          "state        closed (server, fd 10)",
+                          "target       /echo?room=7",
+                          "peer         127.0.0.1:45618",
+                          "status       101",
+                          "extensions   permessage-deflate; "
+                          "server_max_window_bits=12",
+                          'close        4001 "done here" (client)  '
+                          "(private use)",
+                          "messages              6           6",
+                          "frames                6           8",
+                          "kept         12 messages, 0 dropped from the "
+                          "ring; by type (→/←): text 3/3 binary 1/1 "
+                          "ping 0/1 pong 1/0 close 1/1",
+                          "rtt          1 sample: last 0.10 ms",
+                          "  user-agent: Python/3.11 websockets/10.4"])
+    cli.expect("show PID CONN", ["show", "python3", "1", "--from",
+                                 exit_json], 0,
+               out=["connection 1 ·", "target       /chat?room=1",
+                    "rtt          -"])
+    cli.expect("show a JSON message", ["show", "2", "3", "--from",
+                                       exit_json], 0,
+               out=["message 3 of connection 2", "direction    ← received",
+                    "type         text, 18 B, 1 frame, compressed",
+                    "kept         all of it",
+                    '{\n  "hello": "world"\n}\n'])
+    cli.expect("show a truncated message", ["show", "python3", "2", "11",
+                                            "--from", exit_json], 0,
+               out=["kept         the first 40 B of 100 B (truncated",
+                    "\n" + "x" * 40 + "…\n"], no_out=["{"])
+    cli.expect("show a close message", ["show", "2", "13", "--from",
+                                        exit_json], 0,
+               out=["close code   4001 (private use)", "\ndone here\n"])
+    j = json.loads(cli.expect("show --json", ["show", "2", "3", "--json",
+                                              "--from", exit_json], 0))
+    check(j["seq"] == 3 and j["conn"] == "2" and j["text"] ==
+          '{"hello": "world"}', "show --json: the message", json.dumps(j))
+    j = json.loads(cli.expect("show --json of a connection",
+                              ["show", "2", "--json", "--from", exit_json],
+                              0))
+    check(j["id"] == "2" and "messages" not in j and
+          j["close"]["code"] == 4001, "show --json: the connection")
+    cli.expect("show a missing connection", ["show", "9", "--from",
+                                             exit_json], 1,
+               err=["no connection 9"])
+    cli.expect("show a missing message", ["show", "2", "99", "--from",
+                                          exit_json], 1,
+               err=["no message 99 kept on connection 2"])
+    cli.expect("show without CONN", ["show", "--from", exit_json], 2,
+               err=["missing the connection id"])
+    cli.expect("show a bad SEQ", ["show", "2", "x", "--from", exit_json], 2,
+               err=["SEQ is a message number"])
+
     j = json.loads(cli.expect("dump --from", ["dump", "--from", live_json],
                               0))
     check(j["wsdbg"] == 1 and len(j["connections"]) == 2
@@ -180,7 +283,7 @@ def offline(cli, fixtures, tmp):
     corrupt = os.path.join(tmp, "corrupt.json")
     with open(corrupt, "w") as f:
         f.write('{"wsdbg": 1,\n  "connections": [,]}\n')
-    for cmd in ("conns", "msgs", "dump"):
+    for cmd in ("conns", "msgs", "stats", "dump"):
         cli.expect(f"{cmd} of a corrupt file", [cmd, "--from", corrupt], 1,
                    err=[f"{corrupt}:2:", "corrupt snapshot file"])
     notsnap = os.path.join(tmp, "other.json")
@@ -208,12 +311,18 @@ def offline(cli, fixtures, tmp):
     cli.expect("too many arguments", ["conns", "1", "2"], 2,
                err=["unexpected argument '2'"])
     cli.expect("dump PID and --all", ["dump", "--all", "1"], 2)
+    cli.expect("msgs --follow --from", ["msgs", "--follow", "--from",
+                                        exit_json], 2,
+               err=["--follow", "--from"])
     cli.expect("run without a command", ["run"], 2,
                err=["missing the command"])
-    for cmd in ("run", "ps", "conns", "msgs", "dump"):
+    for cmd in ("run", "ps", "conns", "msgs", "show", "stats", "dump"):
         cli.expect(f"{cmd} --help", [cmd, "--help"], 0,
                    out=[f"usage: wsdbg {cmd}"])
-    cli.expect("wsdbg --help", ["--help"], 0, out=["commands:", "conns"])
+    cli.expect("wsdbg --help", ["--help"], 0, out=["commands:", "conns",
+                                                   "stats"])
+    cli.expect("msgs --help mentions --follow", ["msgs", "--help"], 0,
+               out=["--follow", "ring overtaken"])
 
     # Colours: only on a terminal, never with NO_COLOR.
     if shutil.which("script"):
@@ -270,6 +379,16 @@ async def live_session(cli, port, server, sock_dir, tmp):
                          "[3 frames]  part one, part two"],
                         no_out=["closed"])
         check(len(timeline(out)) == 9, "msgs: open and 8 messages", out)
+        await run(cli.expect, "stats of the live pid", ["stats", pid], 0,
+                  [f"python3 pid {pid} · WebSocket statistics",
+                   "connections  1 total: 1 active, 0 closed",
+                   "messages              4           4",
+                   "  ping                0           1",
+                   "durations    no closed connection tracked"])
+        await run(cli.expect, "show of the live connection",
+                  ["show", pid, "1"], 0,
+                  ["connection 1 · python3 pid", "state        open",
+                   "target       /echo?room=7", "messages              4"])
         await run(cli.expect, "msgs with a lone CONN", ["msgs", "1"], 0,
                   ["connection 1", "hello live"])
         j = json.loads((await run(cli, "msgs", "python3", "--json",
@@ -295,6 +414,124 @@ async def live_session(cli, port, server, sock_dir, tmp):
                   ["conns", "no-such-name"], 1,
                   err=["no attached process is named no-such-name"])
         await ws.close(code=4001, reason="done here")
+
+
+# ---- msgs --follow against a live process --------------------------------
+
+class Follower:
+    """`wsdbg msgs ARGS --follow` in the background, its stdout read line
+    by line as it comes."""
+
+    def __init__(self, cli, args):
+        self.proc = subprocess.Popen([cli.exe, "msgs", *args, "--follow"],
+                                     env=cli.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # end of output
+            self.cond.notify_all()
+
+    def wait_for(self, pred, timeout):
+        """Waits until pred(lines) holds; returns whether it did."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while not pred(self.lines):
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+            return True
+
+    def finish(self, timeout=5):
+        """Waits for the exit; returns (status, stdout lines, stderr)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(5)
+        err = self.proc.stderr.read()
+        self.proc.stderr.close()
+        return self.proc.returncode, [ln for ln in self.lines if ln], err
+
+
+def has(*texts):
+    return lambda lines: all(any(ln and t in ln for ln in lines)
+                             for t in texts)
+
+
+async def follow_session(cli, port, server):
+    pid = str(server.pid)
+    async with cli_session.connect(port) as ws:
+        await cli_session.chat(ws, "before follow")
+        await asyncio.sleep(0.2)
+        f = Follower(cli, [pid])
+        started = await asyncio.to_thread(
+            f.wait_for, has("following", "part one, part two"), 5)
+        check(started, "--follow: the current timeline first", f.lines)
+        t0 = time.monotonic()
+        await ws.send("sent while following")
+        await ws.recv()
+        seen = await asyncio.to_thread(
+            f.wait_for, has("←  text       20 B [deflate]  sent while "
+                            "following", "→  text       20 B"), 2)
+        check(seen and time.monotonic() - t0 < 2,
+              "--follow: a new message shows within 2 s", f.lines)
+        # A burst of 40 messages through a ring of 4: each shows or is
+        # counted as dropped, none twice.
+        for i in range(20):
+            await ws.send(f"burst {i:02}")
+        for i in range(20):
+            await ws.recv()
+        await ws.send("after the burst")
+        await ws.recv()
+        await asyncio.to_thread(f.wait_for, has("→  text       15 B"), 3)
+        f.proc.send_signal(signal.SIGINT)
+        rc, lines, err = await asyncio.to_thread(f.finish)
+        check(rc == 0 and err == "", "--follow: SIGINT stops it, exit 0",
+              f"rc={rc} err={err!r}")
+        shown = sum(1 for ln in lines if "burst " in ln)
+        dropped = [ln for ln in lines if "dropped (ring overtaken)" in ln]
+        lost = sum(int(ln.split()[1]) for ln in dropped)
+        check(dropped and all(ln.startswith("… ") for ln in dropped),
+              "--follow: the ring overtook it and it says so", lines)
+        check(shown + lost == 40 and len(set(lines)) == len(lines),
+              "--follow: every burst message shown or counted dropped",
+              f"shown={shown} lost={lost}\n" + "\n".join(lines))
+        # One connection, then the process exits (it does when its first
+        # connection closes).
+        f = Follower(cli, [pid, "1"])
+        started = await asyncio.to_thread(f.wait_for, has("following"), 5)
+        check(started, "--follow CONN: started", f.lines)
+        await ws.close(code=4001, reason="done here")
+    rc, lines, err = await asyncio.to_thread(f.finish, 10)
+    check(rc == 0 and err == "" and lines[-1] == f"process {pid} exited",
+          "--follow: the process exits, one line, exit 0",
+          f"rc={rc} err={err!r}\n" + "\n".join(lines))
+    # (The close itself may come too late for a last poll: the server
+    # exits at once.)
+    check(lines[0].startswith(f"python3 pid {pid} · connection 1 ·")
+          and all(ln.startswith("00:") for ln in lines[1:-1]),
+          "--follow CONN: the connection's rows", "\n".join(lines))
+
+
+def follow_live(cli, run_env):
+    env = dict(run_env, WSDBG_MAX_MESSAGES="4")
+    server, port = cli_session.start_server(cli.exe, env)
+    try:
+        asyncio.run(asyncio.wait_for(follow_session(cli, port, server), 60))
+        server.communicate(timeout=20)
+    finally:
+        cli_session.stop(server)
 
 
 def live(cli, shim, preload_first, tmp):
@@ -329,6 +566,7 @@ def live(cli, shim, preload_first, tmp):
     if os.path.exists(dump):
         cli.expect("conns of the exit dump", ["conns", "--from", dump], 0,
                    ['4001 "done here" (client)', "● closed"])
+    follow_live(cli, run_env)
     run_checks(cli, shim, preload_first, tmp)
 
 
