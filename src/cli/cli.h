@@ -42,6 +42,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...);
  */
 int cli_bad_option(const char *cmd, char *const argv[], int opt);
 
+struct source_query;
+/* Parses the options conns, stats and show share: --from FILE (into
+ * q->from), --json, --help (prints help). Returns -1 to go on, with optind
+ * at the first operand, or the exit status the command should return. */
+int cli_view_options(int argc, char **argv, const char *cmd, const char *help,
+		     struct source_query *q, bool *as_json);
+
 /* Parses a decimal count >= 1; false when s is anything else. */
 bool cli_parse_count(const char *s, unsigned long *out);
 

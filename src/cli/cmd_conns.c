@@ -105,30 +105,15 @@ static void print_json(json_t *snap)
 
 int cmd_conns(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"from", required_argument, NULL, 'f'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct source_query q = {.request = "summary"};
 	bool as_json = false, used, color;
 	const json_t *conns, *tot;
 	int opt, status = CLI_OK;
 	json_t *snap;
 
-	opterr = 0;
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (opt == 'f')
-			q.from = optarg;
-		else if (opt == 'j')
-			as_json = true;
-		else if (opt == 'h')
-			return fputs(conns_help, stdout), CLI_OK;
-		else
-			return cli_bad_option("conns", argv, opt);
-	}
+	opt = cli_view_options(argc, argv, "conns", conns_help, &q, &as_json);
+	if (opt >= 0)
+		return opt;
 	if (optind < argc)
 		q.target = argv[optind++];
 	if (optind < argc)

@@ -331,12 +331,6 @@ static const json_t *find_conn(const json_t *snap, const char *id)
 
 int cmd_show(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"from", required_argument, NULL, 'f'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct source_query q = {.request = "snapshot"};
 	const char *conn_id = NULL, *seq_arg = NULL;
 	unsigned long seq = 0;
@@ -346,18 +340,9 @@ int cmd_show(int argc, char **argv)
 	json_t *snap, *out;
 	size_t i;
 
-	opterr = 0;
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (opt == 'f')
-			q.from = optarg;
-		else if (opt == 'j')
-			as_json = true;
-		else if (opt == 'h')
-			return fputs(show_help, stdout), CLI_OK;
-		else
-			return cli_bad_option("show", argv, opt);
-	}
+	opt = cli_view_options(argc, argv, "show", show_help, &q, &as_json);
+	if (opt >= 0)
+		return opt;
 	nargs = argc - optind;
 	if (nargs == 0)
 		return cli_usage_error("show", "missing the connection id");

@@ -254,30 +254,15 @@ static void print_human(const json_t *snap, const struct figures *g,
 
 int cmd_stats(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"from", required_argument, NULL, 'f'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct source_query q = {.request = "summary"};
 	struct figures g;
 	bool as_json = false, used;
 	int opt, status = CLI_OK;
 	json_t *snap;
 
-	opterr = 0;
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		if (opt == 'f')
-			q.from = optarg;
-		else if (opt == 'j')
-			as_json = true;
-		else if (opt == 'h')
-			return fputs(stats_help, stdout), CLI_OK;
-		else
-			return cli_bad_option("stats", argv, opt);
-	}
+	opt = cli_view_options(argc, argv, "stats", stats_help, &q, &as_json);
+	if (opt >= 0)
+		return opt;
 	if (optind < argc)
 		q.target = argv[optind++];
 	if (optind < argc)
