@@ -157,6 +157,12 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 			    const struct ws_message *m, double now);
 void registry_batch_end(struct registry_batch *b);
 
+/* Inside a batch: wire bytes (frame headers included) that moved in dir;
+ * see registry_wire_bytes. Lets one I/O call count its bytes and record
+ * its messages under one lock acquisition. */
+void registry_batch_wire_bytes(struct registry_batch *b, enum registry_dir dir,
+			       uint64_t bytes);
+
 /* begin, one registry_batch_message per element of msgs, end. */
 void registry_messages(struct registry *r, uint64_t id, enum registry_dir dir,
 		       const struct ws_message *msgs, size_t n, double now);

@@ -246,20 +246,21 @@ static void capture_answer_bytes(struct capture_stream *s,
 		capture_frames(s, ctx, answer_dir, buf + used, len - used, now);
 }
 
-/* Frames in one direction: decode, record messages under one lock. */
+/* Frames in one direction: decode, and count and record what one I/O call
+ * moved under one registry lock acquisition (registry.h: only decoding
+ * happens while it is held). */
 static void capture_frames(struct capture_stream *s,
 			   const struct capture_context *ctx,
 			   enum registry_dir dir, const uint8_t *buf,
 			   size_t len, double now)
 {
 	struct ws_decoder *d = dir == REGISTRY_SENT ? &s->sent : &s->received;
-	struct registry_batch batch = {0};
-	bool batching = false;
+	struct registry_batch batch;
+	bool was_decoding = ws_decoder_error(d) == WS_OK;
 
-	registry_wire_bytes(ctx->registry, s->id, dir, len);
-	if (ws_decoder_error(d) != WS_OK)
-		return;
-	while (len > 0) {
+	registry_batch_begin(ctx->registry, &batch, s->id);
+	registry_batch_wire_bytes(&batch, dir, len);
+	while (len > 0 && ws_decoder_error(d) == WS_OK) {
 		size_t used = 0;
 		struct ws_message m;
 		enum ws_decode_status st =
@@ -268,15 +269,11 @@ static void capture_frames(struct capture_stream *s,
 		len -= used;
 		if (st != WS_DECODE_MESSAGE)
 			break;
-		if (!batching) {
-			registry_batch_begin(ctx->registry, &batch, s->id);
-			batching = true;
-		}
 		registry_batch_message(&batch, dir, &m, now);
 	}
-	if (batching)
-		registry_batch_end(&batch);
-	if (ws_decoder_error(d) != WS_OK) {
+	registry_batch_end(&batch);
+	if (was_decoding && ws_decoder_error(d) != WS_OK) {
+		/* Stopped during this call: record why, once. */
 		registry_error(ctx->registry, s->id, dir, ws_decoder_error(d));
 		/* Both directions stopped: nothing left to look at. */
 		if (ws_decoder_error(&s->sent) != WS_OK &&

@@ -354,6 +354,14 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 		data_store(r, c, s, p, n);
 }
 
+void registry_batch_wire_bytes(struct registry_batch *b, enum registry_dir dir,
+			       uint64_t bytes)
+{
+	b->r->totals.counts[dir].wire_bytes += bytes;
+	if (b->conn)
+		b->conn->counts[dir].wire_bytes += bytes;
+}
+
 void registry_batch_end(struct registry_batch *b)
 {
 	struct registry *r = b->r;

@@ -326,14 +326,11 @@ unsigned registry_expire(struct registry *r, double now)
 void registry_wire_bytes(struct registry *r, uint64_t id, enum registry_dir dir,
 			 uint64_t bytes)
 {
-	struct registry_conn *c;
+	struct registry_batch b;
 
-	pthread_mutex_lock(&r->lock);
-	r->totals.counts[dir].wire_bytes += bytes;
-	c = conn_find(r, id);
-	if (c)
-		c->counts[dir].wire_bytes += bytes;
-	pthread_mutex_unlock(&r->lock);
+	registry_batch_begin(r, &b, id);
+	registry_batch_wire_bytes(&b, dir, bytes);
+	registry_batch_end(&b);
 }
 
 void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,
