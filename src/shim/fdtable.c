@@ -147,6 +147,12 @@ void shim_fd_unlock(struct shim_fd *f)
 	pthread_mutex_unlock(&f->lock);
 }
 
+bool shim_fd_has_socket(int fd)
+{
+	return shim_fd_in_table(fd) &&
+	       atomic_load_explicit(&shim_slots[fd], memory_order_relaxed);
+}
+
 struct shim_fd *shim_fd_detach(int fd)
 {
 	if (!shim_fd_in_table(fd))

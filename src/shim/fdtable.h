@@ -77,6 +77,10 @@ unsigned shim_fd_take_lost(int fd);
 struct shim_fd *shim_fd_lock(int fd, bool create);
 void shim_fd_unlock(struct shim_fd *f);
 
+/* True if fd has a socket object (tracked, or ignored after tracking and
+ * kept until close to record the end). Lock-free. */
+bool shim_fd_has_socket(int fd);
+
 /* Detaches fd from its socket and marks it unknown. Returns the socket,
  * locked, when fd was its last reference (the caller ends the capture and
  * calls shim_fd_release), else NULL. */

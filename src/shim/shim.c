@@ -288,6 +288,13 @@ void shim_io_unseen(int fd, enum registry_dir dir, ssize_t n)
 
 void shim_fd_closing(int fd)
 {
+	/* Most fds closed never had a socket object: forget their kind and
+	 * be done, without the getpid() system call below. */
+	if (!shim_fd_has_socket(fd)) {
+		if (shim_fd_kind(fd) != SHIM_FD_UNKNOWN)
+			shim_fd_set_kind(fd, SHIM_FD_UNKNOWN);
+		return;
+	}
 	if (shim_in_foreign_process())
 		return;
 	shim_depth++;
