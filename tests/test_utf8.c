@@ -87,7 +87,7 @@ Test(utf8, verdict_is_the_same_at_every_split)
 		"\xf4\x8f\xbf\xbf\xed\x9f\xbf",
 		"abc\xed\xa0\x80xyz",
 		"\xf0\x9f\x98",
-		"0123456789abcdef\xe2\x82\xac" "0123456789abcdef",
+		("0123456789abcdef\xe2\x82\xac" "0123456789abcdef"),
 	};
 	bool expected[] = {true, true, false, false, true};
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
@@ -245,4 +245,20 @@ Test(utf8, long_texts_agree_with_the_reference_decoder_at_every_split)
 	}
 	cr_assert_gt(valid_seen, 300);
 	cr_assert_gt(invalid_seen, 300);
+}
+
+Test(utf8, one_odd_sequence_anywhere_in_long_ascii_is_judged)
+{
+	/* Past the 64- and 8-byte ASCII steps and across every split. */
+	char s[160];
+
+	for (size_t pos = 0; pos + 3 <= sizeof(s); pos++) {
+		memset(s, 'q', sizeof(s));
+		s[pos] = '\xff';
+		cr_assert_not(valid_at_every_split(s, sizeof(s)), "at %zu", pos);
+		memcpy(s + pos, "\xe2\x82\xac", 3);
+		cr_assert(valid_at_every_split(s, sizeof(s)), "at %zu", pos);
+		memcpy(s + pos, "\xe2\x82q", 3);
+		cr_assert_not(valid_at_every_split(s, sizeof(s)), "at %zu", pos);
+	}
 }

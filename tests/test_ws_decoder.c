@@ -518,3 +518,108 @@ Test(ws_decoder, deflate_parameters_apply_to_the_right_direction)
 	ws_decoder_config_set_deflate(&c, false, NULL);
 	cr_assert(!c.deflate);
 }
+
+/* ---- validation beyond the kept prefix, memory -------------------------- */
+
+/* A 300-byte text of letters with odd bytes put at pos, sent masked or not
+ * to a decoder keeping 40 bytes; its log must say bad-utf8 exactly when
+ * want_valid is false, whatever the split. */
+static void expect_judged(bool masked, size_t pos, const char *odd,
+			  bool want_valid)
+{
+	uint8_t text[300], in[320];
+	struct ws_decoder_config cfg = masked ? from_client : from_server;
+	struct strbuf want = {0};
+
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (uint8_t)('a' + i % 26);
+	memcpy(text + pos, odd, strlen(odd));
+	cfg.keep_text = 40;
+	size_t n = frame(in, 0x81, masked ? key : NULL, text, sizeof(text));
+	strbuf_printf(&want, "text size=300 wire=300 frames=1 kept=40 "
+			     "truncated%s '",
+		      want_valid ? "" : " bad-utf8");
+	strbuf_escaped(&want, text, 40);
+	strbuf_printf(&want, "'\n");
+	char *expected = strbuf_take(&want);
+	decode_log_expect(&cfg, in, n, expected);
+	free(expected);
+}
+
+Test(ws_decoder, utf8_is_judged_over_the_whole_text_wherever_the_odd_byte_falls)
+{
+	/* Around the kept prefix's end (40) and the 16- and 64-byte steps
+	 * of the ASCII scans, in every phase of the masking key. */
+	static const size_t at[] = {0,  1,  3,  15,  16,  17,  39,  40,  41,
+				    42, 43, 63, 64,  65,  103, 104, 105, 167,
+				    168, 191, 232, 233, 255, 256, 295, 297};
+	for (int masked = 0; masked < 2; masked++) {
+		for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+			expect_judged(masked, at[i], "\xff", false);
+			expect_judged(masked, at[i], "\xc3\xa9", true);
+			expect_judged(masked, at[i], "\xe2\x82\xac", true);
+			expect_judged(masked, at[i], "\xed\xa0\x80", false);
+			expect_judged(masked, at[i], "\x80", false);
+		}
+		/* A sequence cut by the end of the text. */
+		expect_judged(masked, 299, "\xc3", false);
+	}
+}
+
+Test(ws_decoder, unmasking_reports_non_ascii_at_any_length_position_and_phase)
+{
+	static const uint8_t mask[4] = {0x80, 0x01, 0x7f, 0xfe};
+	uint8_t plain[200], src[200], dst[200];
+
+	for (size_t len = 0; len <= sizeof(plain); len++) {
+		for (uint64_t off = 0; off < 4; off++) {
+			/* hi = len: all ASCII; else one byte >= 0x80 at hi. */
+			for (size_t hi = 0; hi <= len; hi++) {
+				for (size_t i = 0; i < len; i++) {
+					plain[i] = (uint8_t)(i * 13 % 128);
+					if (i == hi)
+						plain[i] |= 0x80;
+					src[i] = plain[i] ^ mask[(off + i) & 3];
+				}
+				uint8_t flag =
+				    ws_unmask_copy(dst, src, len, mask, off);
+				cr_assert_eq(flag, hi < len ? 0x80 : 0,
+					     "len %zu off %llu hi %zu", len,
+					     (unsigned long long)off, hi);
+				cr_assert_eq(memcmp(dst, plain, len), 0);
+			}
+		}
+	}
+}
+
+Test(ws_decoder, memory_held_is_reported_and_given_back)
+{
+	/* RFC 7692 7.2.3.1: "Hello" compressed, unmasked. */
+	static const uint8_t hello_deflated[] = {0xc1, 0x07, 0xf2, 0x48, 0xcd,
+						 0xc9, 0xc9, 0x07, 0x00};
+	uint8_t text[1000], in[1100];
+	struct ws_decoder_config cfg = from_server;
+	struct ws_decoder d;
+	struct ws_message m;
+	size_t used;
+
+	cfg.deflate = true;
+	ws_decoder_init(&d, &cfg);
+	cr_assert_eq(ws_decoder_memory(&d), 0);
+	memset(text, 'x', sizeof(text));
+	size_t n = frame(in, 0x81, NULL, text, sizeof(text));
+	cr_assert_eq(ws_decoder_feed(&d, in, n, &used, &m), WS_DECODE_MESSAGE);
+	size_t kept = ws_decoder_memory(&d);
+	cr_assert_geq(kept, 1000);
+	cr_assert_leq(kept, 2048 + 16);
+	/* The inflate stream: zlib's state (about 7 KiB) and, once used, its
+	 * 32 KiB window. */
+	cr_assert_eq(ws_decoder_feed(&d, hello_deflated, sizeof(hello_deflated),
+				     &used, &m),
+		     WS_DECODE_MESSAGE);
+	cr_assert_eq(m.size, 5);
+	cr_assert_geq(ws_decoder_memory(&d), kept + 32768 + 7000);
+	cr_assert_leq(ws_decoder_memory(&d), kept + 32768 + 20000);
+	ws_decoder_free(&d);
+	cr_assert_eq(ws_decoder_memory(&d), 0);
+}

@@ -141,4 +141,10 @@ static inline enum ws_error ws_decoder_error(const struct ws_decoder *d)
  * effect if the decoder already stopped. */
 void ws_decoder_fail(struct ws_decoder *d, enum ws_error err);
 
+/* Bytes d holds on the heap now: its kept-prefix buffer and its inflate
+ * stream with everything zlib allocated for it (state, window), each
+ * allocation counted with 16 bytes for the allocator's header and
+ * rounding. The struct itself is the caller's. 0 for a new decoder. */
+size_t ws_decoder_memory(const struct ws_decoder *d);
+
 #endif

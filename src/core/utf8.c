@@ -17,11 +17,13 @@
  * class packs, for each state s, the next state into bits s..s+5. One step
  * is then a single shift, `row >> state`, with no load or branch that
  * depends on the state, about one cycle a byte; runs of ASCII in the
- * accepting state are skipped eight bytes at a time.
+ * accepting state are skipped 64 bytes at a time (vec16.h).
  */
 #include "wsdbg/utf8.h"
 
 #include <string.h>
+
+#include "vec16.h"
 
 /* States, as bit offsets into a row. REJECT is 0 so that every transition
  * a row does not name goes there; it is absorbing. */
@@ -121,9 +123,17 @@ static inline uint64_t utf8_load64(const uint8_t *p)
 	return v;
 }
 
-/* Skips whole words of ASCII in [p, end). */
+/* Skips ASCII in [p, end): 64 bytes a step while whole blocks are ASCII,
+ * then 8 (the automaton takes the rest). */
 static const uint8_t *utf8_skip_ascii(const uint8_t *p, const uint8_t *end)
 {
+	while (end - p >= 64) {
+		vec16 any = (vec16_load(p) | vec16_load(p + 16)) |
+			    (vec16_load(p + 32) | vec16_load(p + 48));
+		if (vec16_any_high(any))
+			break;
+		p += 64;
+	}
 	while (end - p >= 8 &&
 	       (utf8_load64(p) & UINT64_C(0x8080808080808080)) == 0)
 		p += 8;

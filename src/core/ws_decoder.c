@@ -6,9 +6,10 @@
  * connection's rules, routes payload bytes (a control frame's into its own
  * 125-byte buffer, a data message's through inflate when compressed, then
  * into the kept prefix and the UTF-8 validator), and reports a message when
- * its last frame ends. Payload beyond the kept prefix is only unmasked when
- * it is text that must be validated or compressed data that must be
- * inflated; binary payload beyond the prefix is not touched at all.
+ * its last frame ends. Payload beyond the kept prefix is read once at most:
+ * text to validate it (ASCII recognised in place, 64 bytes a step, without
+ * unmasking it to memory), compressed data to inflate it; binary payload
+ * beyond the prefix is not touched at all.
  */
 #include "wsdbg/ws_decoder.h"
 
@@ -17,6 +18,8 @@
 
 #include "wsdbg/ws_close.h"
 #include "wsdbg/ws_inflate.h"
+#include "vec16.h"
+#include "ws_inflate_memory.h"
 
 /* Unmasked text beyond the kept prefix is validated through a buffer of
  * this size on the stack; small, since hooks may run on small stacks. */
@@ -62,6 +65,13 @@ void ws_decoder_config_set_deflate(struct ws_decoder_config *cfg,
 	cfg->no_context_takeover = from_client
 		? params->client_no_context_takeover
 		: params->server_no_context_takeover;
+}
+
+size_t ws_decoder_memory(const struct ws_decoder *d)
+{
+	size_t n = d->keep ? d->keep_cap + WS_ALLOC_OVERHEAD : 0;
+
+	return d->inflate ? n + ws_inflate_memory(d->inflate) : n;
 }
 
 void ws_decoder_fail(struct ws_decoder *d, enum ws_error err)
@@ -200,17 +210,20 @@ static void ws_decoder_take_plain(struct ws_decoder *d, const uint8_t *p,
 	/* Unmasking with a zero key is a copy that also tells whether the
 	 * bytes were all ASCII. */
 	static const uint8_t no_mask[4];
-	uint8_t non_ascii = 0x80;
+	bool text = d->msg.opcode == WS_OPCODE_TEXT;
 
 	d->msg.size += n;
 	size_t k = ws_decoder_keep_room(d, n);
 	if (k) {
-		non_ascii = ws_unmask_copy(d->keep + d->keep_len, p, k,
-					   no_mask, 0);
+		uint8_t non_ascii = ws_unmask_copy(d->keep + d->keep_len, p, k,
+						   no_mask, 0);
 		d->keep_len += k;
+		if (text)
+			ws_decoder_check_text(d, p, k, non_ascii);
 	}
-	if (d->msg.opcode == WS_OPCODE_TEXT)
-		ws_decoder_check_text(d, p, n, k == n ? non_ascii : 0x80);
+	/* The rest is read once, by the validator (it skips ASCII fast). */
+	if (text && k < n)
+		utf8_feed(&d->utf8, p + k, n - k);
 }
 
 /* ws_inflate_sink for the current message. */
@@ -219,8 +232,36 @@ static void ws_decoder_inflate_sink(void *ctx, const uint8_t *out, size_t len)
 	ws_decoder_take_plain(ctx, out, len);
 }
 
+/* How many of the len bytes at src, once unmasked, are ASCII before the
+ * first that is not. Reads them once and writes nothing. */
+static size_t ws_decoder_masked_ascii(const uint8_t *src, size_t len,
+				      const uint8_t mask[4], uint64_t offset)
+{
+	const vec16 k = vec16_mask_key(mask, offset);
+	size_t i = 0;
+
+	for (; i + 64 <= len; i += 64) {
+		/* Each block unmasked before the OR: XOR does not
+		 * distribute over it. */
+		vec16 any = ((vec16_load(src + i) ^ k) |
+			     (vec16_load(src + i + 16) ^ k)) |
+			    ((vec16_load(src + i + 32) ^ k) |
+			     (vec16_load(src + i + 48) ^ k));
+		if (vec16_any_high(any))
+			break;
+	}
+	for (; i + 16 <= len; i += 16)
+		if (vec16_any_high(vec16_load(src + i) ^ k))
+			break;
+	while (i < len && ((src[i] ^ mask[(offset + i) & 3]) & 0x80) == 0)
+		i++;
+	return i;
+}
+
 /* Takes masked payload bytes: unmasks what is kept straight into the prefix
- * and, for text, the rest through a small scratch buffer to validate it. */
+ * and, for text, validates the rest as it is: runs of ASCII are recognised
+ * in place, only the bytes around other characters are unmasked, through a
+ * small scratch buffer, for the validator. */
 static void ws_decoder_take_masked(struct ws_decoder *d,
 				   const struct ws_frame_chunk *c,
 				   const uint8_t mask[4])
@@ -241,11 +282,16 @@ static void ws_decoder_take_masked(struct ws_decoder *d,
 		return;
 	uint8_t scratch[WS_DECODER_SCRATCH];
 	for (size_t i = k; i < c->len && utf8_state_ok(&d->utf8);) {
+		if (utf8_state_idle(&d->utf8)) {
+			i += ws_decoder_masked_ascii(c->data + i, c->len - i,
+						     mask, c->offset + i);
+			if (i == c->len)
+				break;
+		}
 		size_t n = c->len - i < sizeof(scratch) ? c->len - i
 							 : sizeof(scratch);
-		uint8_t non_ascii = ws_unmask_copy(scratch, c->data + i, n,
-						   mask, c->offset + i);
-		ws_decoder_check_text(d, scratch, n, non_ascii);
+		ws_unmask_copy(scratch, c->data + i, n, mask, c->offset + i);
+		utf8_feed(&d->utf8, scratch, n);
 		i += n;
 	}
 }

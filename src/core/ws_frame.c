@@ -15,6 +15,8 @@
 
 #include <string.h>
 
+#include "vec16.h"
+
 const char *ws_opcode_name(unsigned opcode)
 {
 	switch (opcode) {
@@ -233,38 +235,33 @@ need_more:
 uint8_t ws_unmask_copy(uint8_t *dst, const uint8_t *src, size_t len,
 		       const uint8_t mask[4], uint64_t offset)
 {
-	/* The key repeated three times: any 8 bytes from position 0-3 of it
-	 * are the key word for payload bytes at that phase. */
-	uint8_t rep[12];
-	memcpy(rep, mask, 4);
-	memcpy(rep + 4, mask, 4);
-	memcpy(rep + 8, mask, 4);
-	const uint8_t *key = rep + (offset & 3);
-	uint64_t k;
-	memcpy(&k, key, sizeof(k));
-
-	uint64_t seen = 0; /* OR of every byte written */
+	/* 16 is a multiple of 4: the same key vector serves every block. */
+	const vec16 k = vec16_mask_key(mask, offset);
+	vec16 seen = {0}; /* OR of every byte written */
 	size_t i = 0;
-	for (; i + 32 <= len; i += 32) {
-		uint64_t v[4];
-		memcpy(v, src + i, sizeof(v));
-		v[0] ^= k;
-		v[1] ^= k;
-		v[2] ^= k;
-		v[3] ^= k;
-		seen |= v[0] | v[1] | v[2] | v[3];
-		memcpy(dst + i, v, sizeof(v));
+
+	/* Four blocks per round: independent loads keep the pipeline busy.
+	 * Each block is loaded before it is stored, so dst may be src. */
+	for (; i + 64 <= len; i += 64) {
+		vec16 a = vec16_load(src + i) ^ k;
+		vec16 b = vec16_load(src + i + 16) ^ k;
+		vec16 c = vec16_load(src + i + 32) ^ k;
+		vec16 d = vec16_load(src + i + 48) ^ k;
+		seen |= (a | b) | (c | d);
+		vec16_store(dst + i, a);
+		vec16_store(dst + i + 16, b);
+		vec16_store(dst + i + 32, c);
+		vec16_store(dst + i + 48, d);
 	}
-	for (; i + 8 <= len; i += 8) {
-		uint64_t v;
-		memcpy(&v, src + i, sizeof(v));
-		v ^= k;
-		seen |= v;
-		memcpy(dst + i, &v, sizeof(v));
+	for (; i + 16 <= len; i += 16) {
+		vec16 a = vec16_load(src + i) ^ k;
+		seen |= a;
+		vec16_store(dst + i, a);
 	}
+	uint8_t tail = 0;
 	for (; i < len; i++) {
-		dst[i] = src[i] ^ key[i & 7];
-		seen |= dst[i];
+		dst[i] = src[i] ^ mask[(offset + i) & 3];
+		tail |= dst[i];
 	}
-	return (seen & UINT64_C(0x8080808080808080)) ? 0x80 : 0;
+	return vec16_any_high(seen) || (tail & 0x80) ? 0x80 : 0;
 }

@@ -9,23 +9,65 @@
 #define ZLIB_CONST
 #include "wsdbg/ws_inflate.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zlib.h>
 
 #include "wsdbg/ws_frame.h"
+#include "ws_inflate_memory.h"
 
 struct ws_inflate {
 	z_stream zs;
+	size_t zmem;       /* bytes zlib holds through ws_inflate_zalloc */
 	bool stream_end;   /* a BFINAL block ended the DEFLATE stream */
 	uint8_t in[2048];  /* unmasked input */
 	uint8_t out[4096]; /* inflated output before it goes to the sink */
 };
+
+/* zlib's allocations go through these so that ws_inflate_memory() can
+ * say what they hold: each block starts with its size, in a header that
+ * keeps the block aligned for any type. */
+#define WS_INFLATE_ZHEADER _Alignof(max_align_t)
+_Static_assert(WS_INFLATE_ZHEADER >= sizeof(size_t), "room for the size");
+
+static voidpf ws_inflate_zalloc(voidpf opaque, uInt items, uInt size)
+{
+	struct ws_inflate *z = opaque;
+	size_t n = (size_t)items * size; /* 32-bit factors: no overflow */
+	unsigned char *p = malloc(WS_INFLATE_ZHEADER + n);
+
+	if (!p)
+		return Z_NULL;
+	memcpy(p, &n, sizeof(n));
+	z->zmem += WS_INFLATE_ZHEADER + n + WS_ALLOC_OVERHEAD;
+	return p + WS_INFLATE_ZHEADER;
+}
+
+static void ws_inflate_zfree(voidpf opaque, voidpf address)
+{
+	struct ws_inflate *z = opaque;
+	unsigned char *p = (unsigned char *)address - WS_INFLATE_ZHEADER;
+	size_t n;
+
+	memcpy(&n, p, sizeof(n));
+	z->zmem -= WS_INFLATE_ZHEADER + n + WS_ALLOC_OVERHEAD;
+	free(p);
+}
+
+size_t ws_inflate_memory(const struct ws_inflate *z)
+{
+	return sizeof(*z) + WS_ALLOC_OVERHEAD + z->zmem;
+}
 
 struct ws_inflate *ws_inflate_new(unsigned window_bits)
 {
 	struct ws_inflate *z = calloc(1, sizeof(*z));
 	if (!z)
 		return NULL;
+	z->zs.zalloc = ws_inflate_zalloc;
+	z->zs.zfree = ws_inflate_zfree;
+	z->zs.opaque = z;
 	if (window_bits < 9)
 		window_bits = 9; /* zlib's deflate never makes an 8-bit window */
 	if (window_bits > 15)
