@@ -274,3 +274,64 @@ Test(capture, an_answer_before_the_request_ends_gives_up_quietly)
 	HAS(json, "\"connections\": 0");
 	free(json);
 }
+
+/* A text frame of n bytes of c, masked with a fixed key when masked, in
+ * out (n + 14 bytes of room). Returns its length. */
+static size_t text_frame(uint8_t *out, size_t n, char c, bool masked)
+{
+	static const uint8_t key[4] = {0x11, 0x22, 0x33, 0x44};
+	size_t h = 0;
+
+	out[h++] = 0x81;
+	if (n < 126) {
+		out[h++] = (uint8_t)((masked ? 0x80 : 0) | n);
+	} else {
+		out[h++] = (uint8_t)((masked ? 0x80 : 0) | 126);
+		out[h++] = (uint8_t)(n >> 8);
+		out[h++] = (uint8_t)n;
+	}
+	if (masked) {
+		memcpy(out + h, key, 4);
+		h += 4;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[h + i] = (uint8_t)(c ^ (masked ? key[i & 3] : 0));
+	return h + n;
+}
+
+Test(capture, a_busy_connection_holds_at_most_100_kib_decoders_included)
+{
+	static uint8_t in[12000], out[12000];
+
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, accepted, strlen(accepted));
+	/* From the start of frames, the stream itself is counted. */
+	size_t idle = registry_memory_held(registry);
+	cr_assert_geq(idle, sizeof(stream));
+	cr_assert_lt(idle, 4096);
+	for (int i = 0; i < 300; i++) {
+		/* Every size up to the 10 KiB kept per text, both ways. */
+		size_t n = 1 + (size_t)(i * 4099) % 10240;
+		size_t a = text_frame(in, n, 'a' + i % 26, true);
+		size_t b = text_frame(out, n, 'A' + i % 26, false);
+
+		feed(REGISTRY_RECEIVED, in, a);
+		feed(REGISTRY_SENT, out, b);
+		cr_assert_leq(registry_memory_held(registry), 100u << 10,
+			      "after message %d of %zu bytes", i, n);
+	}
+	cr_assert_eq(stream.phase, CAPTURE_FRAMES);
+	/* The decoders' kept-prefix buffers are in the count: at least the
+	 * biggest text seen, each way, beyond the stored data. */
+	size_t held = registry_memory_held(registry);
+	cr_assert_geq(held - registry_memory_used(registry),
+		      sizeof(stream) + 2 * 10000);
+	/* Closed, the stream gives them back; the stored data stays. */
+	capture_close(&stream, &ctx, 1001.0);
+	cr_assert_leq(registry_memory_held(registry) +
+			  sizeof(stream) + 2 * 10000,
+		      held);
+	char *json = snapshot();
+	HAS(json, "\"memory_held\": ");
+	free(json);
+}

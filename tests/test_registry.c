@@ -466,6 +466,85 @@ static void flow_kib(struct registry *r, uint64_t id, int n, size_t cap)
 	}
 }
 
+Test(registry, a_new_connection_reclaims_closed_ones_past_their_ttl)
+{
+	struct registry_config cfg = config();
+	struct registry *r;
+	uint64_t a, b;
+	char *j;
+
+	cfg.ttl = 10;
+	r = new_registry(&cfg);
+	a = open_ws(r, REGISTRY_SERVER, 1);
+	b = open_ws(r, REGISTRY_SERVER, 2);
+	flow_kib(r, a, 3, cfg.max_memory);
+	registry_closed(r, a, 100);
+	registry_closed(r, b, 105);
+	cr_assert_gt(registry_memory_used(r), 3 * 1024);
+	/* No snapshot asked for: opening a connection at 110 drops a (ended
+	 * at 100) with its data, and keeps b (ended at 105). */
+	open_ws(r, REGISTRY_SERVER, 110);
+	cr_assert_eq(registry_memory_used(r), 0);
+	j = snapshot(r);
+	assert_field(j, "totals.expired", "1");
+	assert_field(j, "totals.tracked", "2");
+	assert_field(j, "connections.0.id", "\"2\"");
+	assert_field(j, "connections.1.id", "\"3\"");
+	free(j);
+	registry_free(r);
+}
+
+Test(registry, connections_opening_expire_at_most_once_a_second)
+{
+	struct registry_config cfg = config();
+	struct registry *r;
+	uint64_t a, b;
+	char *j;
+
+	cfg.ttl = 1;
+	r = new_registry(&cfg);
+	a = open_ws(r, REGISTRY_SERVER, 100); /* expiry ran at 100 */
+	b = open_ws(r, REGISTRY_SERVER, 100.2);
+	registry_closed(r, a, 98.9); /* past its ttl from 99.9 on */
+	registry_closed(r, b, 99.0); /* from 100.0 on */
+	/* Within the second after 100: both are old enough, neither goes. */
+	open_ws(r, REGISTRY_SERVER, 100.5);
+	open_ws(r, REGISTRY_SERVER, 100.99);
+	j = snapshot(r);
+	assert_field(j, "totals.expired", "0");
+	assert_field(j, "totals.tracked", "4");
+	free(j);
+	/* A second after the last expiry, the next one takes both. */
+	open_ws(r, REGISTRY_SERVER, 101);
+	j = snapshot(r);
+	assert_field(j, "totals.expired", "2");
+	assert_field(j, "totals.tracked", "3");
+	assert_field(j, "connections.0.id", "\"3\"");
+	free(j);
+	registry_free(r);
+}
+
+Test(registry, a_clock_gone_back_does_not_hold_expiry_off)
+{
+	struct registry_config cfg = config();
+	struct registry *r;
+	uint64_t a;
+	char *j;
+
+	cfg.ttl = 1;
+	r = new_registry(&cfg);
+	open_ws(r, REGISTRY_SERVER, 1000); /* expiry ran at 1000 */
+	/* The wall clock is set back by 900 s. */
+	a = open_ws(r, REGISTRY_SERVER, 100);
+	registry_closed(r, a, 100);
+	open_ws(r, REGISTRY_SERVER, 101.5);
+	j = snapshot(r);
+	assert_field(j, "totals.expired", "1");
+	assert_field(j, "totals.tracked", "2");
+	free(j);
+	registry_free(r);
+}
+
 Test(registry, a_connection_past_its_memory_cap_drops_its_oldest_text_first)
 {
 	struct registry_config cfg = config();
@@ -810,14 +889,18 @@ Test(registry, disabling_reports_the_first_reason)
 	struct registry *r = new_registry(&cfg);
 	char *j = snapshot(r);
 
-	assert_field(j, "tracking", "{\"enabled\": true, \"reason\": null}");
+	assert_field(j, "tracking.enabled", "true");
+	assert_field(j, "tracking.reason", "null");
+	assert_field(j, "tracking.faults", "0");
 	free(j);
+	cr_assert(registry_enabled(r));
 	registry_disable(r, "decoding took 12% of CPU");
 	registry_disable(r, "second");
+	cr_assert_not(registry_enabled(r));
 	j = snapshot(r);
-	assert_field(j, "tracking",
-		     "{\"enabled\": false, "
-		     "\"reason\": \"decoding took 12% of CPU\"}");
+	assert_field(j, "tracking.enabled", "false");
+	assert_field(j, "tracking.reason", "\"decoding took 12% of CPU\"");
+	assert_field(j, "tracking.faults", "0");
 	free(j);
 	registry_free(r);
 }

@@ -61,6 +61,8 @@ Test(registry_config, defaults_are_the_documented_ones)
 	cr_assert_eq(cfg.ttl, 3600);
 	cr_assert_eq(cfg.max_memory, 8u << 20);
 	cr_assert_eq(cfg.max_conn_memory, 100u << 10);
+	cr_assert_eq(cfg.max_held, 8u << 20);
+	cr_assert_eq(cfg.max_conn_held, 100u << 10);
 	cr_assert(cfg.inflate);
 	cr_assert_not(cfg.metadata_only);
 }
@@ -324,4 +326,18 @@ Test(registry_config, metadata_capture_keeps_no_content_in_the_decoder)
 	registry_decoder_config(&cfg, &dc);
 	cr_assert_eq(dc.keep_text, 0);
 	cr_assert_eq(dc.keep_binary, 0);
+}
+
+Test(registry_config, max_memory_caps_everything_held_and_so_the_stored_data)
+{
+	struct env e;
+	struct registry_config cfg = read_one(&e, "WSDBG_MAX_MEMORY", "2M", 0);
+
+	cr_assert_eq(cfg.max_held, 2u << 20);
+	cr_assert_eq(cfg.max_memory, 2u << 20);
+	/* Per connection nothing changes. */
+	cr_assert_eq(cfg.max_conn_held, 100u << 10);
+	cfg = read_one(&e, "WSDBG_MAX_MEMORY", "lots", 1);
+	cr_assert_eq(cfg.max_held, 8u << 20);
+	cr_assert_eq(cfg.max_memory, 8u << 20);
 }

@@ -514,3 +514,256 @@ Test(registry_snapshot, empty_payloads_show_as_empty_text_not_as_no_key)
 	free(j);
 	registry_free(r);
 }
+
+/* ---- memory held, as the snapshot reports it ---------------------------- */
+
+/* An open server connection on r. */
+static uint64_t open_conn(struct registry *r)
+{
+	static const char *const names[] = {"host"};
+	static const char *const values[] = {"localhost:8080"};
+	struct registry_request req = {
+		.fd = 5, .role = REGISTRY_SERVER, .path = "/ws", .nheaders = 1,
+		.header_names = names, .header_values = values};
+	struct registry_response res = {.status = 101};
+	uint64_t id = registry_open(r, &req, 1);
+
+	cr_assert_gt(id, 0);
+	registry_answer(r, id, &res, 1);
+	return id;
+}
+
+/* Reports that the caller holds bytes for connection id. */
+static void report_capture(struct registry *r, uint64_t id, size_t bytes)
+{
+	struct registry_batch b;
+
+	registry_batch_begin(r, &b, id);
+	registry_batch_capture_memory(&b, bytes);
+	registry_batch_end(&b);
+}
+
+static size_t field_size(const char *json, const char *path)
+{
+	return (size_t)strtoull(field(json, path), NULL, 10);
+}
+
+Test(registry_snapshot, a_connection_holds_at_most_100_kib_whatever_the_sizes)
+{
+	static char text[10240];
+	struct registry_config cfg;
+	struct registry *r;
+	uint64_t id;
+	char *j;
+
+	registry_config_defaults(&cfg);
+	cr_assert_eq(cfg.max_conn_held, 100u << 10);
+	r = registry_new(&cfg);
+	cr_assert_not_null(r);
+	id = open_conn(r);
+	memset(text, 'a', sizeof(text));
+	/* What a capture stream with two full 10 KiB keep buffers holds. */
+	report_capture(r, id, 21000);
+	for (unsigned i = 0; i < 3000; i++) {
+		size_t n = 1 + (i * 7919u) % sizeof(text);
+
+		record(r, id, i % 2 ? REGISTRY_SENT : REGISTRY_RECEIVED,
+		       msg(0x1, text, n), 2);
+		cr_assert_leq(registry_memory_held(r), 100u << 10,
+			      "message %u of %zu bytes", i, n);
+	}
+	/* Stored data fills what the rest leaves, less than one message. */
+	cr_assert_gt(registry_memory_held(r), (100u << 10) - 10240 - 64);
+	j = snapshot(r);
+	cr_assert_eq(field_size(j, "totals.memory_held"),
+		     registry_memory_held(r));
+	cr_assert_eq(field_size(j, "connections.0.memory_held"),
+		     registry_memory_held(r));
+	cr_assert_eq(field_size(j, "connections.0.memory_used"),
+		     registry_memory_used(r));
+	cr_assert_eq(field_size(j, "totals.memory_used"),
+		     registry_memory_used(r));
+	cr_assert_gt(registry_memory_held(r), registry_memory_used(r) + 21000);
+	assert_field(j, "config.max_conn_held", "102400");
+	/* The newest message always keeps its text. */
+	assert_field(j, "connections.0.messages.99.text_dropped", "false");
+	free(j);
+	registry_free(r);
+}
+
+Test(registry_snapshot, what_the_capture_holds_leaves_less_room_for_stored_text)
+{
+	static char kib[1024];
+	struct registry_config cfg;
+	struct registry *r;
+	uint64_t id;
+	size_t before;
+
+	registry_config_defaults(&cfg);
+	r = registry_new(&cfg);
+	id = open_conn(r);
+	memset(kib, 'k', sizeof(kib));
+	for (int i = 0; i < 100; i++)
+		record(r, id, REGISTRY_SENT, msg(0x1, kib, sizeof(kib)), 2);
+	before = registry_memory_used(r);
+	cr_assert_gt(before, 90u << 10);
+	/* The caller now holds 60 KiB more: the next message makes the room
+	 * out of stored text, oldest first. */
+	report_capture(r, id, 60u << 10);
+	record(r, id, REGISTRY_SENT, msg(0x1, kib, sizeof(kib)), 3);
+	cr_assert_lt(registry_memory_used(r), 40u << 10);
+	cr_assert_leq(registry_memory_held(r), 100u << 10);
+	char *j = snapshot(r);
+	assert_field(j, "connections.0.messages.0.text_dropped", "true");
+	assert_field(j, "connections.0.messages.99.text_dropped", "false");
+	free(j);
+	/* And given back, it is room again. */
+	report_capture(r, id, 0);
+	for (int i = 0; i < 100; i++)
+		record(r, id, REGISTRY_SENT, msg(0x1, kib, sizeof(kib)), 4);
+	cr_assert_eq(registry_memory_used(r), before);
+	registry_free(r);
+}
+
+/* Five 1 KiB texts: a, a, b, a, b (seq 1 to 5). */
+static void five_kib_texts(struct registry *r, uint64_t a, uint64_t b)
+{
+	static char kib[1024];
+	const uint64_t to[5] = {a, a, b, a, b};
+
+	memset(kib, 'k', sizeof(kib));
+	for (int i = 0; i < 5; i++)
+		record(r, to[i], REGISTRY_SENT, msg(0x1, kib, sizeof(kib)), 2);
+}
+
+Test(registry_snapshot, the_held_cap_for_all_connections_drops_the_oldest_text_anywhere)
+{
+	struct registry_config cfg;
+	struct registry *r;
+	uint64_t a, b;
+	size_t fixed, block;
+	char *j;
+
+	/* First, with room for everything: what the two connections hold
+	 * besides their texts, and what one text costs. */
+	registry_config_defaults(&cfg);
+	r = registry_new(&cfg);
+	a = open_conn(r);
+	b = open_conn(r);
+	report_capture(r, a, 1000);
+	report_capture(r, b, 1000);
+	five_kib_texts(r, a, b);
+	block = registry_memory_used(r) / 5;
+	fixed = registry_memory_held(r) - registry_memory_used(r);
+	cr_assert_gt(fixed, 2000);
+	registry_free(r);
+
+	/* Then with room for that and three texts: the registry gives up
+	 * the oldest texts of any connection, seq 1 then seq 2. */
+	cfg.max_held = fixed + 3 * block + block / 2;
+	r = registry_new(&cfg);
+	a = open_conn(r);
+	b = open_conn(r);
+	report_capture(r, a, 1000);
+	report_capture(r, b, 1000);
+	five_kib_texts(r, a, b);
+	cr_assert_leq(registry_memory_held(r), cfg.max_held);
+	cr_assert_eq(registry_memory_used(r), 3 * block);
+	j = snapshot(r);
+	assert_field(j, "connections.0.messages.0.text_dropped", "true");
+	assert_field(j, "connections.0.messages.1.text_dropped", "true");
+	assert_field(j, "connections.0.messages.2.text_dropped", "false");
+	assert_field(j, "connections.1.messages.0.text_dropped", "false");
+	assert_field(j, "connections.1.messages.1.text_dropped", "false");
+	cr_assert_eq(field_size(j, "config.max_held"), cfg.max_held);
+	free(j);
+	registry_free(r);
+}
+
+Test(registry_snapshot, the_oldest_text_goes_first_past_untexted_messages_and_a_wrapped_ring)
+{
+	static char text[200];
+	static const uint8_t bin[3] = {1, 2, 3};
+	struct registry_config cfg;
+	struct registry *r;
+	uint64_t id;
+	char *j;
+
+	/* Room for five 200-byte texts; binary messages keep nothing. */
+	registry_config_defaults(&cfg);
+	cfg.max_messages = 16;
+	cfg.max_conn_memory = 5 * 256;
+	r = registry_new(&cfg);
+	id = open_conn(r);
+	for (int i = 0; i < 100; i++) {
+		if (i % 3 == 2) {
+			record(r, id, REGISTRY_SENT, msg(0x2, bin, 3), 2);
+			continue;
+		}
+		snprintf(text, sizeof(text), "%-199d", i);
+		record(r, id, REGISTRY_SENT, msg(0x1, text, 199), 2);
+	}
+	j = snapshot(r);
+	/* The ring holds messages 84 to 99; the texts of the last five
+	 * text messages (99, 97, 96, 94, 93) are kept, older ones dropped,
+	 * each kept one exactly as sent. */
+	assert_field(j, "connections.0.messages_dropped", "84");
+	for (int k = 0; k < 16; k++) {
+		int i = 84 + k;
+		char path[64], want[256];
+		bool kept = i == 99 || i == 97 || i == 96 || i == 94 ||
+			    i == 93;
+
+		snprintf(path, sizeof(path),
+			 "connections.0.messages.%d.text_dropped", k);
+		assert_field(j, path, i % 3 == 2 || kept ? "false" : "true");
+		snprintf(path, sizeof(path), "connections.0.messages.%d.text",
+			 k);
+		snprintf(want, sizeof(want), "\"%-199d\"", i);
+		if (kept)
+			assert_field(j, path, want);
+	}
+	free(j);
+	registry_free(r);
+}
+
+Test(registry_snapshot, texts_stay_exact_when_blocks_of_older_messages_are_reused)
+{
+	static char text[600];
+	struct registry_config cfg;
+	struct registry *r;
+	uint64_t id;
+	char *j;
+
+	registry_config_defaults(&cfg);
+	cfg.max_messages = 4;
+	r = registry_new(&cfg);
+	id = open_conn(r);
+	/* Sizes that go up and down around each other: a block given up by
+	 * a longer text is reused for a slightly shorter one. */
+	for (int i = 0; i < 40; i++) {
+		size_t n = 500 + (size_t)((i * 37) % 90);
+
+		memset(text, 'a' + i % 26, n);
+		record(r, id, REGISTRY_RECEIVED, msg(0x1, text, n), 2);
+	}
+	j = snapshot(r);
+	for (int k = 0; k < 4; k++) {
+		int i = 36 + k;
+		size_t n = 500 + (size_t)((i * 37) % 90);
+		char path[64], want[700];
+
+		want[0] = '"';
+		memset(want + 1, 'a' + i % 26, n);
+		want[n + 1] = '"';
+		want[n + 2] = '\0';
+		snprintf(path, sizeof(path), "connections.0.messages.%d.text",
+			 k);
+		assert_field(j, path, want);
+	}
+	/* What is counted is what the blocks hold, allocation included. */
+	cr_assert_geq(registry_memory_used(r), 4 * (500 + 32));
+	cr_assert_leq(registry_memory_used(r), 4 * (590 + 590 / 8 + 64));
+	free(j);
+	registry_free(r);
+}

@@ -16,7 +16,15 @@
  *   - stored message data (text, hex previews, close reasons) is capped
  *     per connection (max_conn_memory) and for the whole registry
  *     (max_memory): past a cap the oldest stored data goes first, the
- *     message itself stays listed with "text_dropped": true.
+ *     message itself stays listed with "text_dropped": true;
+ *   - everything held for connections is capped the same way, per
+ *     connection (max_conn_held) and in all (max_held): a connection's
+ *     record and strings, its ring, what the caller holds for it and
+ *     reports (registry_batch_capture_memory: the capture stream and its
+ *     decoders' buffers and inflate state) and its stored data. Only
+ *     stored data can be given up, oldest first; when the rest alone
+ *     reaches a cap, nothing more is stored under it. Every figure is an
+ *     allocation as the heap counts it (chunk header and rounding).
  *
  * Thread safety: one mutex per registry guards everything in it. It is
  * never held while calling out of the registry (no callbacks, no I/O) and
@@ -44,6 +52,8 @@ struct registry_config {
 	unsigned ttl;             /* WSDBG_TTL, 3600 s for closed connections */
 	size_t max_memory;        /* WSDBG_MAX_MEMORY, all stored data */
 	size_t max_conn_memory;   /* stored data per connection, 100 KiB */
+	size_t max_held;          /* WSDBG_MAX_MEMORY, all held (see above) */
+	size_t max_conn_held;     /* all held per connection, 100 KiB */
 	bool inflate;             /* WSDBG_INFLATE, true */
 	bool metadata_only;       /* WSDBG_CAPTURE=metadata: keep no content */
 };
@@ -118,14 +128,22 @@ void registry_free(struct registry *r);
 /* The configuration in force (a copy). */
 struct registry_config registry_get_config(const struct registry *r);
 
+/* registry_open's answer when a fault (memory short) kept the connection
+ * from being recorded: the caller should stop looking at it. Never a real
+ * id (ids count up from 1). */
+#define REGISTRY_ID_FAULT UINT64_MAX
+
 /* A connection whose upgrade request was seen at time now. Returns its id
- * (> 0), or 0 when it cannot be detailed (see above; also when memory is
- * short). Repeated header names are joined with ", ". */
+ * (> 0); 0 when it cannot be detailed (see above) or tracking is off;
+ * REGISTRY_ID_FAULT when memory is short (counted as a fault, and in
+ * totals.untracked). Repeated header names are joined with ", ". */
 uint64_t registry_open(struct registry *r, const struct registry_request *req,
 		       double now);
 
-/* The upgrade's answer: state becomes open (101) or rejected. */
-void registry_answer(struct registry *r, uint64_t id,
+/* The upgrade's answer: state becomes open (101) or rejected. Returns
+ * false when a fault hit the connection (its subprotocol and extensions
+ * could not be stored): the caller should stop looking at it. */
+bool registry_answer(struct registry *r, uint64_t id,
 		     const struct registry_response *res, double now);
 
 /*
@@ -149,6 +167,9 @@ struct registry_conn;
 struct registry_batch {
 	struct registry *r;
 	struct registry_conn *conn; /* NULL: untracked */
+	/* Set by registry_batch_message when a fault hit the connection
+	 * (memory short): the caller should stop looking at it. */
+	bool faulted;
 };
 
 void registry_batch_begin(struct registry *r, struct registry_batch *b,
@@ -162,6 +183,12 @@ void registry_batch_end(struct registry_batch *b);
  * its messages under one lock acquisition. */
 void registry_batch_wire_bytes(struct registry_batch *b, enum registry_dir dir,
 			       uint64_t bytes);
+
+/* Inside a batch: the caller now holds bytes for this connection (its
+ * capture stream, the decoders' kept-prefix buffers and inflate state),
+ * counted against max_conn_held and max_held from now on. Report it
+ * before the messages whose decoding made it grow. */
+void registry_batch_capture_memory(struct registry_batch *b, size_t bytes);
 
 /* begin, one registry_batch_message per element of msgs, end. */
 void registry_messages(struct registry *r, uint64_t id, enum registry_dir dir,
@@ -183,12 +210,74 @@ void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,
 void registry_closed(struct registry *r, uint64_t id, double now);
 
 /* Removes connections that ended (closed or rejected) ttl seconds or more
- * before now. Returns how many. */
+ * before now. Returns how many. registry_open does the same by itself, at
+ * most once per REGISTRY_EXPIRE_INTERVAL seconds (and whenever its clock
+ * went back), so closed connections are reclaimed without anyone asking
+ * for a snapshot. */
 unsigned registry_expire(struct registry *r, double now);
 
-/* Marks tracking as switched off for the process (circuit breaker) with a
- * one-line reason; the snapshot reports it. */
+/* Seconds registry_open lets pass between two expiries of its own. */
+#define REGISTRY_EXPIRE_INTERVAL 1.0
+
+/*
+ * Internal faults and the circuit breaker.
+ *
+ * A fault is wsdbg's own trouble, not the host's: an allocation that
+ * failed, or an invariant that did not hold (a module breaking its
+ * contract). The registry counts every fault while tracking is on; the
+ * connection it hit (if any) is marked ("fault" in the snapshot) and its
+ * capture stops, so it is passed through unrecorded from then on. Faults
+ * inside the registry (allocations in registry_open, registry_answer,
+ * registry_batch_message) are counted by the registry itself; callers
+ * report theirs with registry_fault().
+ *
+ * After REGISTRY_FAULT_LIMIT faults the registry disables itself: tracking
+ * is off for the process, the snapshot says so ("tracking": enabled false,
+ * the reason, the count), and every recording call is ignored from then on
+ * (the snapshot keeps what was known at that moment).
+ *
+ * Nothing here does I/O or allocates. Whoever may write to stderr takes
+ * the notices (registry_take_notices): one bit per fault kind the first
+ * time that kind happens, and one when the breaker trips; each bit is
+ * handed out once in the registry's life.
+ */
+enum registry_fault {
+	REGISTRY_FAULT_NOMEM,     /* an allocation failed */
+	REGISTRY_FAULT_INVARIANT, /* a broken invariant was caught */
+	REGISTRY_FAULT_KINDS_
+};
+
+/* Faults after which tracking is switched off for the process. */
+#define REGISTRY_FAULT_LIMIT 10
+
+/* Notice bits: 1 << kind for the first fault of that kind, and: */
+#define REGISTRY_NOTICE_TRIPPED (1u << REGISTRY_FAULT_KINDS_)
+
+/* Stable snake_case name of kind: "out_of_memory", "broken_invariant". */
+const char *registry_fault_name(enum registry_fault kind);
+
+/* Records a fault of kind that hit connection id (0 or REGISTRY_ID_FAULT:
+ * none known). where names the place, a string with static storage
+ * ("capture: handshake parser"); the snapshot shows the first one of each
+ * kind. Ignored once tracking is off. Returns true when this fault
+ * tripped the breaker. */
+bool registry_fault(struct registry *r, enum registry_fault kind, uint64_t id,
+		    const char *where);
+
+/* The notice bits not yet taken (0 nearly always), cleared. Lock-free. */
+unsigned registry_take_notices(struct registry *r);
+
+/* Details of the first fault of kind, for a log line: the place it was
+ * reported (static string, NULL when none yet). */
+const char *registry_fault_where(struct registry *r, enum registry_fault kind);
+
+/* Switches tracking off for the process with a one-line reason (the first
+ * reason is kept, cut to 160 bytes); the snapshot reports it. Allocates
+ * nothing. Every recording call is ignored afterwards. */
 void registry_disable(struct registry *r, const char *reason);
+
+/* False once tracking is off (registry_disable, or the breaker). */
+bool registry_enabled(struct registry *r);
 
 /* What a snapshot should contain. */
 struct registry_snapshot_options {
@@ -213,5 +302,10 @@ char *registry_snapshot_json(struct registry *r,
  * and max_conn_memory: each stored block's allocation (its bytes plus a
  * small header). For tests and the snapshot. */
 size_t registry_memory_used(struct registry *r);
+
+/* Bytes held for all connections, as counted against max_held: each one's
+ * record, strings, ring, reported capture memory and stored data (the
+ * snapshot's "memory_held"). Exact: summed over the connections. */
+size_t registry_memory_held(struct registry *r);
 
 #endif

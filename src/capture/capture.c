@@ -5,6 +5,18 @@
  * received for a server, sent for a client. Each handshake parser is
  * allocated only while it is needed (they hold a 16 KiB header block) and
  * freed as soon as its results are in the registry.
+ *
+ * Internal faults (an allocation that failed, a module breaking its
+ * contract) are reported to the registry (registry_fault: counted, the
+ * connection marked, the circuit breaker fed) and the stream stops
+ * looking: from then on the connection is passed through unrecorded, its
+ * end still recorded.
+ *
+ * Memory: while frames are decoded, what the stream holds for its
+ * connection (itself, the decoders' buffers and inflate state) is reported
+ * to the registry before each message is recorded, so that the
+ * connection's whole cost stays under max_conn_held; it is reported as 0
+ * once the stream lets go of them.
  */
 #include "wsdbg/capture.h"
 
@@ -44,11 +56,46 @@ static void capture_release(struct capture_stream *s)
 	}
 }
 
-/* Stops looking at this stream; keeps the id so its end is recorded. */
-static void capture_ignore(struct capture_stream *s)
+/* What the stream holds for its connection while it decodes frames: the
+ * stream itself (it lives in the shim's fd table) and the decoders' heap. */
+static size_t capture_memory(const struct capture_stream *s)
 {
+	return sizeof(*s) + ws_decoder_memory(&s->sent) +
+	       ws_decoder_memory(&s->received);
+}
+
+/* Tells the registry what the stream now holds for its connection. */
+static void capture_report_memory(struct capture_stream *s,
+				  const struct capture_context *ctx,
+				  size_t bytes)
+{
+	struct registry_batch batch;
+
+	if (s->id == 0 || s->id == REGISTRY_ID_FAULT)
+		return;
+	registry_batch_begin(ctx->registry, &batch, s->id);
+	registry_batch_capture_memory(&batch, bytes);
+	registry_batch_end(&batch);
+}
+
+/* Stops looking at this stream; keeps the id so its end is recorded. */
+static void capture_ignore(struct capture_stream *s,
+			   const struct capture_context *ctx)
+{
+	if (s->phase == CAPTURE_FRAMES)
+		capture_report_memory(s, ctx, 0);
 	capture_release(s);
 	s->phase = CAPTURE_IGNORED;
+}
+
+/* An internal fault hit this stream (see the top of the file). where is a
+ * static string naming the place. */
+static void capture_fault(struct capture_stream *s,
+			  const struct capture_context *ctx,
+			  enum registry_fault kind, const char *where)
+{
+	registry_fault(ctx->registry, kind, s->id, where);
+	capture_ignore(s, ctx);
 }
 
 static struct http_upgrade *capture_new_parser(enum http_upgrade_role role)
@@ -62,8 +109,9 @@ static struct http_upgrade *capture_new_parser(enum http_upgrade_role role)
 /* The first byte of the stream decides whether to look further: an HTTP
  * request starts with a method, and every method in use is upper-case
  * letters (RFC 9110 9.1). Anything else costs nothing from now on. */
-static void capture_sniff(struct capture_stream *s, enum registry_dir dir,
-			  uint8_t first)
+static void capture_sniff(struct capture_stream *s,
+			  const struct capture_context *ctx,
+			  enum registry_dir dir, uint8_t first)
 {
 	if (first < 'A' || first > 'Z') {
 		s->phase = CAPTURE_IGNORED;
@@ -71,13 +119,17 @@ static void capture_sniff(struct capture_stream *s, enum registry_dir dir,
 	}
 	s->role = dir == REGISTRY_RECEIVED ? REGISTRY_SERVER : REGISTRY_CLIENT;
 	s->request = capture_new_parser(HTTP_UPGRADE_REQUEST);
-	s->phase = s->request ? CAPTURE_HANDSHAKE : CAPTURE_IGNORED;
+	s->phase = CAPTURE_HANDSHAKE;
+	if (!s->request)
+		capture_fault(s, ctx, REGISTRY_FAULT_NOMEM,
+			      "capture: request parser");
 }
 
 /* Keeps client bytes that came before the answer (RFC 6455 4.1 says the
  * client waits; some do not). */
-static void capture_hold(struct capture_stream *s, const uint8_t *buf,
-			 size_t len)
+static void capture_hold(struct capture_stream *s,
+			 const struct capture_context *ctx,
+			 const uint8_t *buf, size_t len)
 {
 	if (len == 0 || s->pending_lost)
 		return;
@@ -87,7 +139,8 @@ static void capture_hold(struct capture_stream *s, const uint8_t *buf,
 	}
 	uint8_t *p = realloc(s->pending, s->pending_len + len);
 	if (!p) {
-		s->pending_lost = true;
+		capture_fault(s, ctx, REGISTRY_FAULT_NOMEM,
+			      "capture: early client frames");
 		return;
 	}
 	memcpy(p + s->pending_len, buf, len);
@@ -130,29 +183,40 @@ static void capture_request_bytes(struct capture_stream *s,
 				  const uint8_t *buf, size_t len, double now)
 {
 	if (!s->request) { /* request done: early client frames */
-		capture_hold(s, buf, len);
+		capture_hold(s, ctx, buf, len);
 		return;
 	}
 	size_t used = 0;
 	enum http_upgrade_status st =
 		http_upgrade_feed(s->request, (const char *)buf, len, &used);
+	if (used > len) {
+		capture_fault(s, ctx, REGISTRY_FAULT_INVARIANT,
+			      "capture: request parser used more than given");
+		return;
+	}
 	if (st == HTTP_UPGRADE_NEED_MORE)
 		return;
 	if (st != HTTP_UPGRADE_DONE ||
 	    http_upgrade_kind(s->request) !=
 		    HTTP_UPGRADE_KIND_WEBSOCKET_REQUEST) {
-		capture_ignore(s); /* not HTTP, or plain HTTP: not ours */
+		capture_ignore(s, ctx); /* not HTTP, or plain HTTP: not ours */
 		return;
 	}
 	capture_open(s, ctx, now);
 	free(s->request);
 	s->request = NULL;
-	s->response = capture_new_parser(HTTP_UPGRADE_RESPONSE);
-	if (!s->response) {
-		capture_ignore(s);
+	if (s->id == REGISTRY_ID_FAULT) { /* counted by the registry */
+		s->id = 0;
+		capture_ignore(s, ctx);
 		return;
 	}
-	capture_hold(s, buf + used, len - used);
+	s->response = capture_new_parser(HTTP_UPGRADE_RESPONSE);
+	if (!s->response) {
+		capture_fault(s, ctx, REGISTRY_FAULT_NOMEM,
+			      "capture: response parser");
+		return;
+	}
+	capture_hold(s, ctx, buf + used, len - used);
 }
 
 /* Sets up both decoders for the agreed extensions. */
@@ -178,6 +242,7 @@ static void capture_start_frames(struct capture_stream *s,
 	ws_decoder_init(&s->sent, &sent);
 	ws_decoder_init(&s->received, &received);
 	s->phase = CAPTURE_FRAMES;
+	capture_report_memory(s, ctx, capture_memory(s));
 }
 
 static void capture_frames(struct capture_stream *s,
@@ -191,12 +256,17 @@ static void capture_answer_bytes(struct capture_stream *s,
 				 const uint8_t *buf, size_t len, double now)
 {
 	if (!s->response) { /* answering before the request ended */
-		capture_ignore(s);
+		capture_ignore(s, ctx);
 		return;
 	}
 	size_t used = 0;
 	enum http_upgrade_status st =
 		http_upgrade_feed(s->response, (const char *)buf, len, &used);
+	if (used > len) {
+		capture_fault(s, ctx, REGISTRY_FAULT_INVARIANT,
+			      "capture: response parser used more than given");
+		return;
+	}
 	if (st == HTTP_UPGRADE_NEED_MORE)
 		return;
 
@@ -217,10 +287,13 @@ static void capture_answer_bytes(struct capture_stream *s,
 		if (n >= sizeof(extensions))
 			extensions[0] = '\0'; /* cut short: cannot trust it */
 	}
-	registry_answer(ctx->registry, s->id, &res, now);
+	if (!registry_answer(ctx->registry, s->id, &res, now)) {
+		capture_ignore(s, ctx); /* a fault, counted by the registry */
+		return;
+	}
 	if (st != HTTP_UPGRADE_DONE ||
 	    http_upgrade_kind(p) != HTTP_UPGRADE_KIND_ACCEPTED) {
-		capture_ignore(s); /* rejected: recorded with its status */
+		capture_ignore(s, ctx); /* rejected: recorded with its status */
 		return;
 	}
 
@@ -257,28 +330,54 @@ static void capture_frames(struct capture_stream *s,
 	struct ws_decoder *d = dir == REGISTRY_SENT ? &s->sent : &s->received;
 	struct registry_batch batch;
 	bool was_decoding = ws_decoder_error(d) == WS_OK;
+	bool broken = false;
 
 	registry_batch_begin(ctx->registry, &batch, s->id);
 	registry_batch_wire_bytes(&batch, dir, len);
-	while (len > 0 && ws_decoder_error(d) == WS_OK) {
+	while (len > 0 && ws_decoder_error(d) == WS_OK && !batch.faulted) {
 		size_t used = 0;
 		struct ws_message m;
 		enum ws_decode_status st =
 			ws_decoder_feed(d, buf, len, &used, &m);
+		/* ws_decoder.h: never more than given, and all of it when
+		 * it needs more. */
+		if (used > len || (st == WS_DECODE_NEED_MORE && used != len)) {
+			broken = true;
+			break;
+		}
 		buf += used;
 		len -= used;
 		if (st != WS_DECODE_MESSAGE)
 			break;
+		/* Decoding it may have grown a buffer: counted first. */
+		registry_batch_capture_memory(&batch, capture_memory(s));
 		registry_batch_message(&batch, dir, &m, now);
 	}
 	registry_batch_end(&batch);
+	if (broken) {
+		capture_fault(s, ctx, REGISTRY_FAULT_INVARIANT,
+			      "capture: frame decoder used more than given");
+		return;
+	}
+	if (batch.faulted) {
+		capture_ignore(s, ctx); /* a fault, counted by the registry */
+		return;
+	}
+	if (was_decoding && ws_decoder_error(d) == WS_ERR_NOMEM) {
+		/* Decoding gave up for want of memory: that is ours, not
+		 * the peer's. */
+		registry_error(ctx->registry, s->id, dir, WS_ERR_NOMEM);
+		capture_fault(s, ctx, REGISTRY_FAULT_NOMEM,
+			      "capture: frame decoder");
+		return;
+	}
 	if (was_decoding && ws_decoder_error(d) != WS_OK) {
 		/* Stopped during this call: record why, once. */
 		registry_error(ctx->registry, s->id, dir, ws_decoder_error(d));
 		/* Both directions stopped: nothing left to look at. */
 		if (ws_decoder_error(&s->sent) != WS_OK &&
 		    ws_decoder_error(&s->received) != WS_OK)
-			capture_ignore(s);
+			capture_ignore(s, ctx);
 	}
 }
 
@@ -289,12 +388,15 @@ void capture_feed(struct capture_stream *s, const struct capture_context *ctx,
 	if (len == 0 || s->phase == CAPTURE_IGNORED)
 		return;
 	if (s->phase == CAPTURE_SNIFF) {
-		capture_sniff(s, dir, buf[0]);
+		capture_sniff(s, ctx, dir, buf[0]);
 		if (s->phase != CAPTURE_HANDSHAKE)
 			return;
 	}
 	if (s->phase == CAPTURE_FRAMES)
 		capture_frames(s, ctx, dir, buf, len, now);
+	else if (s->phase != CAPTURE_HANDSHAKE)
+		capture_fault(s, ctx, REGISTRY_FAULT_INVARIANT,
+			      "capture: stream in an unknown phase");
 	else if (dir == capture_request_dir(s))
 		capture_request_bytes(s, ctx, buf, len, now);
 	else
@@ -305,7 +407,7 @@ void capture_gap(struct capture_stream *s, const struct capture_context *ctx,
 		 enum registry_dir dir)
 {
 	if (s->phase == CAPTURE_HANDSHAKE) {
-		capture_ignore(s); /* a handshake with holes cannot be read */
+		capture_ignore(s, ctx); /* a handshake with holes cannot be read */
 		return;
 	}
 	if (s->phase != CAPTURE_FRAMES)
@@ -317,12 +419,14 @@ void capture_gap(struct capture_stream *s, const struct capture_context *ctx,
 	registry_error(ctx->registry, s->id, dir, WS_ERR_GAP);
 	if (ws_decoder_error(&s->sent) != WS_OK &&
 	    ws_decoder_error(&s->received) != WS_OK)
-		capture_ignore(s);
+		capture_ignore(s, ctx);
 }
 
 void capture_close(struct capture_stream *s, const struct capture_context *ctx,
 		   double now)
 {
+	if (s->phase == CAPTURE_FRAMES)
+		capture_report_memory(s, ctx, 0);
 	if (s->id)
 		registry_closed(ctx->registry, s->id, now);
 	capture_discard(s);

@@ -32,6 +32,8 @@ void registry_config_defaults(struct registry_config *cfg)
 	    .ttl = 3600,
 	    .max_memory = REGISTRY_DEFAULT_MAX_MEMORY,
 	    .max_conn_memory = 100u << 10,
+	    .max_held = REGISTRY_DEFAULT_MAX_MEMORY,
+	    .max_conn_held = 100u << 10,
 	    .inflate = true,
 	    .metadata_only = false,
 	};
@@ -254,9 +256,12 @@ int registry_config_from_env(struct registry_config *cfg,
 	n = cfg->ttl;
 	read_number(&e, "WSDBG_TTL", &ttl, &n);
 	cfg->ttl = (unsigned)n;
-	n = cfg->max_memory;
+	/* One figure for the user: everything held (max_held), and so the
+	 * stored data within it (max_memory). */
+	n = cfg->max_held;
 	read_number(&e, "WSDBG_MAX_MEMORY", &memory, &n);
-	cfg->max_memory = (size_t)n;
+	if (env_get(&e, "WSDBG_MAX_MEMORY"))
+		cfg->max_held = cfg->max_memory = (size_t)n;
 	read_bool(&e, "WSDBG_INFLATE", &cfg->inflate);
 	read_capture(&e, &cfg->metadata_only);
 	return e.bad;

@@ -2,7 +2,13 @@
  * messages.c - recording messages: per-direction counters, the close
  * handshake, ping round-trip times, each connection's ring of recent
  * messages and the stored data behind it, held under the per-connection
- * (max_conn_memory) and registry-wide (max_memory) caps.
+ * (max_conn_memory, max_conn_held) and registry-wide (max_memory,
+ * max_held) caps.
+ *
+ * Recording a message costs no allocation once a connection's ring is at
+ * its final size and its stored data at a cap: the block given up by the
+ * oldest message (or the oldest stored data) is reused for the newest when
+ * its size suits, and the oldest data is found without a search.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,48 +16,143 @@
 
 #include "registry_private.h"
 
+/* ---- memory counts ------------------------------------------------------ */
+
+size_t registry_conn_fixed(const struct registry_conn *c)
+{
+	size_t n = registry_alloc_cost(sizeof(*c)) + c->capture_mem;
+
+	if (c->strs)
+		n += registry_alloc_cost(c->strs_len);
+	if (c->close_reason)
+		n += registry_alloc_cost(c->close_reason_len + 1);
+	if (c->ring)
+		n += registry_alloc_cost(c->ring_cap * sizeof(*c->ring));
+	return n;
+}
+
+/* Brings r->fixed up to date with c's fixed part, after it changed (the
+ * ring grew, a close reason came, the caller reported). Lock held. */
+static void conn_recount(struct registry *r, struct registry_conn *c)
+{
+	size_t fixed = registry_conn_fixed(c);
+
+	r->fixed = r->fixed - c->fixed + fixed;
+	c->fixed = fixed;
+}
+
+/* Whether cost more bytes of stored data fit c's caps. */
+static bool conn_fits(const struct registry *r, const struct registry_conn *c,
+		      size_t cost)
+{
+	return c->mem + cost <= r->cfg.max_conn_memory &&
+	       c->fixed + c->mem + cost <= r->cfg.max_conn_held;
+}
+
+/* Whether cost more bytes of stored data fit the registry's caps. */
+static bool registry_fits(const struct registry *r, size_t cost)
+{
+	return r->mem + cost <= r->cfg.max_memory &&
+	       r->fixed + r->mem + cost <= r->cfg.max_held;
+}
+
+size_t registry_memory_held(struct registry *r)
+{
+	const struct registry_conn *c, *tmp;
+	size_t held = 0;
+
+	pthread_mutex_lock(&r->lock);
+	HASH_ITER(hh, r->conns, c, tmp)
+	held += registry_conn_fixed(c) + c->mem;
+	pthread_mutex_unlock(&r->lock);
+	return held;
+}
+
+/* ---- the ring's positions ----------------------------------------------- */
+
+/* The slot at ring position i (0 = oldest), i < ring_cap. */
+static struct registry_slot *ring_at(struct registry_conn *c, uint32_t i)
+{
+	uint32_t j = c->ring_head + i;
+
+	return &c->ring[j >= c->ring_cap ? j - c->ring_cap : j];
+}
+
 /* ---- stored data -------------------------------------------------------- */
 
-/* Unlinks and frees block d. Lock held. */
-static void data_free(struct registry *r, struct stored_data *d)
+/* Unlinks block d from the counts and the list, and either keeps it in
+ * *spare for the message being stored (when spare is given and empty) or
+ * frees it. Lock held. */
+static void data_release(struct registry *r, struct stored_data *d,
+			 struct stored_data **spare)
 {
-	size_t cost = stored_data_cost(d->len);
+	size_t cost = stored_data_cost(d->cap);
 
 	DL_DELETE(r->data, d);
 	d->conn->mem -= cost;
 	r->mem -= cost;
-	free(d);
-}
-
-/* The ring position (0 = oldest) of slot i. */
-static struct registry_slot *ring_at(struct registry_conn *c, uint32_t i)
-{
-	return &c->ring[(c->ring_head + i) % c->ring_cap];
+	if (spare && !*spare)
+		*spare = d;
+	else
+		free(d);
 }
 
 /* Gives up c's oldest stored data: the message stays in the ring flagged
- * text_dropped. False if c has none. Lock held. */
-static bool drop_oldest_data(struct registry *r, struct registry_conn *c)
+ * text_dropped. False if c has none. The positions passed over hold no
+ * data and are skipped from then on (data_skip), so over a ring's life
+ * each position is looked at about once. Lock held. */
+static bool drop_oldest_data(struct registry *r, struct registry_conn *c,
+			     struct stored_data **spare)
 {
-	for (uint32_t i = 0; i < c->ring_len; i++) {
+	for (uint32_t i = c->data_skip; i < c->ring_len; i++) {
 		struct registry_slot *s = ring_at(c, i);
 
 		if (s->data) {
-			data_free(r, s->data);
+			data_release(r, s->data, spare);
 			s->data = NULL;
 			s->text_dropped = true;
+			c->data_skip = i + 1;
 			return true;
 		}
 	}
+	c->data_skip = c->ring_len;
 	return false;
 }
 
+/* A block for n bytes: *spare when it has room and wastes little (at most
+ * an eighth more than a new block would cost, and within the caps), else
+ * a new one (*spare freed). NULL when memory is short. Lock held. */
+static struct stored_data *data_block(struct registry *r,
+				      struct registry_conn *c, size_t n,
+				      struct stored_data **spare)
+{
+	struct stored_data *d = *spare;
+	size_t cost = stored_data_cost(n);
+
+	*spare = NULL;
+	if (d && d->cap >= n) {
+		size_t reused = stored_data_cost(d->cap);
+
+		if (reused <= cost + cost / 8 &&
+		    conn_fits(r, c, reused) &&
+		    registry_fits(r, reused))
+			return d;
+	}
+	free(d);
+	d = malloc(sizeof(*d) + n);
+	if (d)
+		d->cap = (uint32_t)n;
+	return d;
+}
+
 /* Copies n bytes of p as the stored data of slot s, the newest message of
- * c, first making room under both caps by dropping the oldest stored data
- * (c's own, then the registry's). Data larger than a cap is not stored.
- * Lock held. */
+ * c, first making room under the caps by dropping the oldest stored data
+ * (c's own, then the registry's). Data that cannot fit a cap even with
+ * all other stored data gone is not stored. *spare is a block given up
+ * while recording this message, reused when it suits. Lock held. */
 static void data_store(struct registry *r, struct registry_conn *c,
-		       struct registry_slot *s, const uint8_t *p, size_t n)
+		       struct registry_slot *s, const uint8_t *p, size_t n,
+		       struct stored_data **spare)
 {
 	size_t cost = stored_data_cost(n);
 	struct stored_data *d;
@@ -59,23 +160,27 @@ static void data_store(struct registry *r, struct registry_conn *c,
 	if (n == 0)
 		return;
 	if (cost > r->cfg.max_conn_memory || cost > r->cfg.max_memory ||
-	    n > UINT32_MAX) {
+	    c->fixed + cost > r->cfg.max_conn_held ||
+	    r->fixed + cost > r->cfg.max_held || n > UINT32_MAX) {
 		s->text_dropped = true;
 		return;
 	}
-	while (c->mem + cost > r->cfg.max_conn_memory)
-		if (!drop_oldest_data(r, c))
+	while (!conn_fits(r, c, cost))
+		if (!drop_oldest_data(r, c, spare))
 			break;
 	/* The registry's oldest block is also the oldest of its connection,
 	 * so dropping that connection's oldest drops exactly it. */
-	while (r->mem + cost > r->cfg.max_memory && r->data)
-		if (!drop_oldest_data(r, r->data->conn))
+	while (!registry_fits(r, cost) && r->data)
+		if (!drop_oldest_data(r, r->data->conn, spare))
 			break;
-	d = malloc(cost);
+	d = data_block(r, c, n, spare);
 	if (!d) {
 		s->text_dropped = true;
+		registry_fault_locked(r, c, REGISTRY_FAULT_NOMEM,
+				      "registry: message data");
 		return;
 	}
+	cost = stored_data_cost(d->cap);
 	d->conn = c;
 	d->len = (uint32_t)n;
 	memcpy(d->bytes, p, n);
@@ -83,6 +188,9 @@ static void data_store(struct registry *r, struct registry_conn *c,
 	c->mem += cost;
 	r->mem += cost;
 	s->data = d;
+	/* The search for c's oldest data may have passed this slot. */
+	if (c->data_skip > c->ring_len - 1)
+		c->data_skip = c->ring_len - 1;
 }
 
 void registry_conn_free_messages(struct registry *r, struct registry_conn *c)
@@ -91,11 +199,14 @@ void registry_conn_free_messages(struct registry *r, struct registry_conn *c)
 		struct registry_slot *s = ring_at(c, i);
 
 		if (s->data)
-			data_free(r, s->data);
+			data_release(r, s->data, NULL);
 	}
 	free(c->ring);
 	c->ring = NULL;
 	c->ring_cap = c->ring_head = c->ring_len = 0;
+	c->data_skip = 0;
+	r->fixed -= c->fixed;
+	c->fixed = 0;
 }
 
 /* ---- the ring ----------------------------------------------------------- */
@@ -105,9 +216,11 @@ void registry_conn_free_messages(struct registry *r, struct registry_conn *c)
 
 /* A free slot at the ring's end: grows the ring (allocated on first use,
  * doubling up to max_messages) or drops the oldest message, counted in
- * messages_dropped. NULL only when no slot can be had at all. Lock held. */
+ * messages_dropped; its stored data goes to *spare. NULL only when no
+ * slot can be had at all. Lock held. */
 static struct registry_slot *ring_push(struct registry *r,
-				       struct registry_conn *c)
+				       struct registry_conn *c,
+				       struct stored_data **spare)
 {
 	uint32_t max = r->cfg.max_messages;
 	struct registry_slot *s;
@@ -126,6 +239,10 @@ static struct registry_slot *ring_push(struct registry *r,
 		if (grown) {
 			c->ring = grown;
 			c->ring_cap = cap;
+			conn_recount(r, c);
+		} else {
+			registry_fault_locked(r, c, REGISTRY_FAULT_NOMEM,
+					      "registry: message ring");
 		}
 	}
 	if (c->ring_cap == 0)
@@ -133,10 +250,13 @@ static struct registry_slot *ring_push(struct registry *r,
 	if (c->ring_len == c->ring_cap) {
 		s = ring_at(c, 0);
 		if (s->data)
-			data_free(r, s->data);
-		c->ring_head = (c->ring_head + 1) % c->ring_cap;
+			data_release(r, s->data, spare);
+		c->ring_head = c->ring_head + 1 == c->ring_cap
+				   ? 0 : c->ring_head + 1;
 		c->ring_len--;
 		c->messages_dropped++;
+		if (c->data_skip > 0)
+			c->data_skip--;
 	}
 	s = ring_at(c, c->ring_len++);
 	*s = (struct registry_slot){0};
@@ -234,8 +354,8 @@ static uint8_t sender(const struct registry_conn *c, unsigned dir)
 
 /* The first close frame decides code, reason and who closed (RFC 6455
  * 7.1.5: a frame without a code reads as 1005). Lock held. */
-static void close_seen(struct registry_conn *c, unsigned dir,
-		       const struct ws_message *m)
+static void close_seen(struct registry *r, struct registry_conn *c,
+		       unsigned dir, const struct ws_message *m)
 {
 	if (c->state == REGISTRY_CONNECTING || c->state == REGISTRY_OPEN)
 		c->state = REGISTRY_CLOSING;
@@ -244,15 +364,19 @@ static void close_seen(struct registry_conn *c, unsigned dir,
 	c->close_known = true;
 	c->close_code = m->close_code >= 0 ? m->close_code : 1005;
 	c->close_by = sender(c, dir);
-	if (m->close_reason_len > 0) {
-		/* At most 123 bytes (RFC 6455 5.5); kept even with
-		 * metadata_only, being about the connection, not content. */
+	if (m->close_reason_len > 0 && !r->cfg.metadata_only) {
+		/* At most 123 bytes (RFC 6455 5.5). Not with metadata_only:
+		 * the application wrote it, so it may be as sensitive as any
+		 * message. */
 		c->close_reason = malloc(m->close_reason_len + 1);
 		if (c->close_reason) {
 			memcpy(c->close_reason, m->close_reason,
 			       m->close_reason_len);
 			c->close_reason[m->close_reason_len] = '\0';
 			c->close_reason_len = (uint32_t)m->close_reason_len;
+		} else {
+			registry_fault_locked(r, c, REGISTRY_FAULT_NOMEM,
+					      "registry: close reason");
 		}
 	}
 }
@@ -298,8 +422,20 @@ void registry_batch_begin(struct registry *r, struct registry_batch *b,
 	pthread_mutex_lock(&r->lock);
 	b->r = r;
 	b->conn = NULL;
-	if (id != 0)
+	/* REGISTRY_ID_FAULT: a connection a fault kept out; nothing of it
+	 * is recorded. */
+	b->faulted = id == REGISTRY_ID_FAULT;
+	if (id != 0 && !b->faulted)
 		HASH_FIND(hh, r->conns, &id, sizeof(id), b->conn);
+	/* A connection a fault hit records nothing more, not even in the
+	 * totals: its capture is about to stop. */
+	if (b->conn && b->conn->fault) {
+		b->conn = NULL;
+		b->faulted = true;
+	}
+	/* Its strings may have grown since (the upgrade's answer). */
+	if (b->conn)
+		conn_recount(r, b->conn);
 }
 
 void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
@@ -309,11 +445,14 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	struct registry_conn *c = b->conn;
 	struct registry_counts *t = &r->totals.counts[dir];
 	struct registry_slot *s;
+	struct stored_data *spare = NULL;
 	const uint8_t *p;
 	int type = type_of(m->opcode);
 	size_t n;
 	bool cut;
 
+	if (r->disabled || b->faulted)
+		return;
 	t->messages++;
 	t->bytes += m->size;
 	t->frames += m->frames;
@@ -325,16 +464,19 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	c->counts[dir].bytes += m->size;
 	c->counts[dir].frames += m->frames;
 
-	if (m->opcode == WS_OPCODE_CLOSE)
-		close_seen(c, dir, m);
-	else if (m->opcode == WS_OPCODE_PING)
+	if (m->opcode == WS_OPCODE_CLOSE) {
+		close_seen(r, c, dir, m);
+		conn_recount(r, c); /* the reason's copy */
+	} else if (m->opcode == WS_OPCODE_PING)
 		ping_remember(c, dir, m, now);
 	else if (m->opcode == WS_OPCODE_PONG)
 		pong_match(c, dir, m, now);
 
-	s = ring_push(r, c);
+	s = ring_push(r, c, &spare);
 	if (!s) {
+		free(spare);
 		c->messages_dropped++;
+		b->faulted = c->fault != 0;
 		return;
 	}
 	s->seq = ++r->last_seq;
@@ -351,15 +493,30 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	 * (binary hidden, metadata_only) is not called truncated. */
 	s->truncated = p && (m->truncated || cut);
 	if (p)
-		data_store(r, c, s, p, n);
+		data_store(r, c, s, p, n, &spare);
+	if (spare) /* given up and not reused */
+		free(spare);
+	b->faulted = c->fault != 0;
 }
 
 void registry_batch_wire_bytes(struct registry_batch *b, enum registry_dir dir,
 			       uint64_t bytes)
 {
+	if (b->r->disabled || b->faulted)
+		return;
 	b->r->totals.counts[dir].wire_bytes += bytes;
 	if (b->conn)
 		b->conn->counts[dir].wire_bytes += bytes;
+}
+
+void registry_batch_capture_memory(struct registry_batch *b, size_t bytes)
+{
+	struct registry_conn *c = b->conn;
+
+	if (!c || c->capture_mem == bytes)
+		return;
+	c->capture_mem = bytes;
+	conn_recount(b->r, c);
 }
 
 void registry_batch_end(struct registry_batch *b)

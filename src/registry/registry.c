@@ -1,10 +1,12 @@
 /*
  * registry.c - the connection table: creating and freeing the registry,
  * connections from upgrade to close, the max_connections and ttl limits,
- * and the small updates (wire bytes, errors, circuit breaker). Messages
- * are in messages.c, the JSON in snapshot.c.
+ * the small updates (wire bytes, errors), internal faults and the
+ * circuit breaker. Messages are in messages.c, the JSON in snapshot.c.
  */
 #include <ctype.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utlist.h>
@@ -23,6 +25,7 @@ struct registry *registry_new(const struct registry_config *cfg)
 	if (!r)
 		return NULL;
 	r->cfg = *cfg;
+	r->last_expire = -HUGE_VAL;
 	if (pthread_mutex_init(&r->lock, NULL) != 0) {
 		free(r);
 		return NULL;
@@ -54,7 +57,6 @@ void registry_free(struct registry *r)
 	HASH_ITER(hh, r->conns, c, tmp)
 	conn_remove(r, c);
 	pthread_mutex_destroy(&r->lock);
-	free(r->disabled_reason);
 	free(r);
 }
 
@@ -191,8 +193,8 @@ static bool conn_set_request(struct registry_conn *c,
 }
 
 /* Appends the answer's subprotocol and extensions to c's string block.
- * When memory is short they stay unknown. */
-static void conn_set_answer(struct registry_conn *c,
+ * When memory is short they stay unknown and false is returned. */
+static bool conn_set_answer(struct registry_conn *c,
 			    const struct registry_response *res)
 {
 	size_t sp = res->subprotocol ? strlen(res->subprotocol) + 1 : 0;
@@ -202,15 +204,32 @@ static void conn_set_answer(struct registry_conn *c,
 	char *grown;
 
 	if (sp + ex == 0 || len > UINT32_MAX / 2)
-		return;
+		return true;
 	grown = realloc(c->strs, len);
 	if (!grown)
-		return;
+		return false;
 	c->strs = grown;
 	b = (struct strblock){.buf = grown, .len = c->strs_len};
 	c->off_subprotocol = strblock_add_opt(&b, res->subprotocol);
 	c->off_extensions = strblock_add_opt(&b, res->extensions);
 	c->strs_len = (uint32_t)len;
+	return true;
+}
+
+/* Removes the connections that ended ttl seconds or more before now.
+ * Returns how many. Lock held. */
+static unsigned expire_locked(struct registry *r, double now)
+{
+	unsigned n = 0;
+
+	/* The ended list is in end order: stop at the first one still young. */
+	while (r->ended && r->ended->ended_at + (double)r->cfg.ttl <= now) {
+		conn_remove(r, r->ended);
+		n++;
+	}
+	r->totals.expired += n;
+	r->last_expire = now;
+	return n;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -236,43 +255,77 @@ uint64_t registry_open(struct registry *r, const struct registry_request *req,
 	}
 
 	pthread_mutex_lock(&r->lock);
-	r->totals.connections++;
-	if (c && r->nconns >= r->cfg.max_connections && r->ended) {
-		/* Full: the connection that ended first makes room. */
-		conn_remove(r, r->ended);
-		r->totals.evicted++;
-	}
-	if (!c || r->nconns >= r->cfg.max_connections) {
-		/* Every kept connection is open (or memory is short): this one
-		 * is only counted. */
-		r->totals.untracked++;
+	if (r->disabled) {
 		pthread_mutex_unlock(&r->lock);
 		if (c)
 			free(c->strs);
 		free(c);
 		return 0;
 	}
+	/* Closed connections past their ttl are reclaimed here too, not
+	 * only when a snapshot is asked for: at most once a second (or when
+	 * the clock went back), so a busy host pays for it rarely. */
+	if (now - r->last_expire >= REGISTRY_EXPIRE_INTERVAL ||
+	    now < r->last_expire)
+		expire_locked(r, now);
+	r->totals.connections++;
+	if (!c) {
+		r->totals.untracked++;
+		registry_fault_locked(r, NULL, REGISTRY_FAULT_NOMEM,
+				      "registry: connection record");
+		pthread_mutex_unlock(&r->lock);
+		return REGISTRY_ID_FAULT;
+	}
+	if (r->nconns >= r->cfg.max_connections && r->ended) {
+		/* Full: the connection that ended first makes room. */
+		conn_remove(r, r->ended);
+		r->totals.evicted++;
+	}
+	if (r->nconns >= r->cfg.max_connections) {
+		/* Every kept connection is open: this one is only counted. */
+		r->totals.untracked++;
+		pthread_mutex_unlock(&r->lock);
+		free(c->strs);
+		free(c);
+		return 0;
+	}
 	c->id = ++r->last_id;
 	HASH_ADD(hh, r->conns, id, sizeof(c->id), c);
+	if (!c->hh.tbl) { /* the table could not grow: not added */
+		r->last_id--;
+		r->totals.untracked++;
+		registry_fault_locked(r, NULL, REGISTRY_FAULT_NOMEM,
+				      "registry: connection table");
+		pthread_mutex_unlock(&r->lock);
+		free(c->strs);
+		free(c);
+		return REGISTRY_ID_FAULT;
+	}
 	r->nconns++;
 	r->nactive++;
 	pthread_mutex_unlock(&r->lock);
 	return c->id;
 }
 
-void registry_answer(struct registry *r, uint64_t id,
+bool registry_answer(struct registry *r, uint64_t id,
 		     const struct registry_response *res, double now)
 {
 	struct registry_conn *c;
+	bool ok = true;
 
 	pthread_mutex_lock(&r->lock);
-	c = conn_find(r, id);
+	c = r->disabled ? NULL : conn_find(r, id);
 	/* Only the first answer to the request counts. */
 	if (c && c->state == REGISTRY_CONNECTING && c->status == 0) {
 		c->status = res->status;
 		if (res->status == 101) {
 			c->state = REGISTRY_OPEN;
-			conn_set_answer(c, res);
+			if (!conn_set_answer(c, res)) {
+				registry_fault_locked(
+				    r, c, REGISTRY_FAULT_NOMEM,
+				    "registry: subprotocol and extensions");
+				ok = false;
+			}
 		} else {
 			c->state = REGISTRY_REJECTED;
 			r->totals.rejected++;
@@ -280,6 +333,7 @@ void registry_answer(struct registry *r, uint64_t id,
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
+	return ok;
 }
 
 void registry_closed(struct registry *r, uint64_t id, double now)
@@ -287,7 +341,7 @@ void registry_closed(struct registry *r, uint64_t id, double now)
 	struct registry_conn *c;
 
 	pthread_mutex_lock(&r->lock);
-	c = conn_find(r, id);
+	c = r->disabled ? NULL : conn_find(r, id);
 	if (c && c->closed_at < 0) {
 		c->closed_at = now;
 		r->totals.closed++;
@@ -308,15 +362,10 @@ void registry_closed(struct registry *r, uint64_t id, double now)
 
 unsigned registry_expire(struct registry *r, double now)
 {
-	unsigned n = 0;
+	unsigned n;
 
 	pthread_mutex_lock(&r->lock);
-	/* The ended list is in end order: stop at the first one still young. */
-	while (r->ended && r->ended->ended_at + (double)r->cfg.ttl <= now) {
-		conn_remove(r, r->ended);
-		n++;
-	}
-	r->totals.expired += n;
+	n = expire_locked(r, now);
 	pthread_mutex_unlock(&r->lock);
 	return n;
 }
@@ -341,6 +390,10 @@ void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,
 	if (err == WS_OK)
 		return;
 	pthread_mutex_lock(&r->lock);
+	if (r->disabled) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
 	r->totals.errors++;
 	c = conn_find(r, id);
 	if (c && c->error == WS_OK) {
@@ -350,19 +403,111 @@ void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,
 	pthread_mutex_unlock(&r->lock);
 }
 
-void registry_disable(struct registry *r, const char *reason)
+/* ---- faults and the circuit breaker ----------------------------------- */
+
+const char *registry_fault_name(enum registry_fault kind)
 {
-	/* Copied before locking; the first reason is the one kept. */
-	char *copy = strdup(reason ? reason : "");
+	switch (kind) {
+	case REGISTRY_FAULT_NOMEM:
+		return "out_of_memory";
+	case REGISTRY_FAULT_INVARIANT:
+		return "broken_invariant";
+	default:
+		return "unknown";
+	}
+}
+
+/* Sets the reason and the flag. Lock held; allocates nothing (the
+ * breaker trips when memory may be what is short). */
+static void disable_locked(struct registry *r, const char *reason)
+{
+	if (!r->disabled)
+		snprintf(r->disabled_reason, sizeof(r->disabled_reason), "%s",
+			 reason ? reason : "");
+	r->disabled = true;
+}
+
+bool registry_fault_locked(struct registry *r, struct registry_conn *c,
+			   enum registry_fault kind, const char *where)
+{
+	unsigned raise = 0;
+	char reason[REGISTRY_REASON_MAX];
+
+	if (r->disabled || (unsigned)kind >= REGISTRY_FAULT_KINDS_)
+		return false;
+	r->faults++;
+	r->faults_by_kind[kind]++;
+	if (!r->fault_where[kind])
+		r->fault_where[kind] = where;
+	if (c && !c->fault)
+		c->fault = (uint8_t)(kind + 1);
+	raise |= (r->announced & (1u << kind)) ? 0 : 1u << kind;
+	if (r->faults >= REGISTRY_FAULT_LIMIT) {
+		snprintf(reason, sizeof(reason),
+			 "%u internal faults (out of memory: %llu, broken "
+			 "invariant: %llu); tracking switched off",
+			 (unsigned)REGISTRY_FAULT_LIMIT,
+			 (unsigned long long)
+			     r->faults_by_kind[REGISTRY_FAULT_NOMEM],
+			 (unsigned long long)
+			     r->faults_by_kind[REGISTRY_FAULT_INVARIANT]);
+		disable_locked(r, reason);
+		raise |= REGISTRY_NOTICE_TRIPPED;
+	}
+	r->announced |= raise;
+	if (raise)
+		atomic_fetch_or(&r->notices, raise);
+	return (raise & REGISTRY_NOTICE_TRIPPED) != 0;
+}
+
+bool registry_fault(struct registry *r, enum registry_fault kind, uint64_t id,
+		    const char *where)
+{
+	bool tripped;
 
 	pthread_mutex_lock(&r->lock);
-	r->disabled = true;
-	if (!r->disabled_reason) {
-		r->disabled_reason = copy;
-		copy = NULL;
-	}
+	tripped = registry_fault_locked(
+	    r, id == REGISTRY_ID_FAULT ? NULL : conn_find(r, id), kind, where);
 	pthread_mutex_unlock(&r->lock);
-	free(copy);
+	return tripped;
+}
+
+unsigned registry_take_notices(struct registry *r)
+{
+	/* A plain load first: nearly always 0, and an exchange is a write
+	 * to a line every recording thread reads. */
+	if (atomic_load_explicit(&r->notices, memory_order_relaxed) == 0)
+		return 0;
+	return atomic_exchange(&r->notices, 0u);
+}
+
+const char *registry_fault_where(struct registry *r, enum registry_fault kind)
+{
+	const char *where = NULL;
+
+	if ((unsigned)kind >= REGISTRY_FAULT_KINDS_)
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	where = r->fault_where[kind];
+	pthread_mutex_unlock(&r->lock);
+	return where;
+}
+
+void registry_disable(struct registry *r, const char *reason)
+{
+	pthread_mutex_lock(&r->lock);
+	disable_locked(r, reason);
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool registry_enabled(struct registry *r)
+{
+	bool enabled;
+
+	pthread_mutex_lock(&r->lock);
+	enabled = !r->disabled;
+	pthread_mutex_unlock(&r->lock);
+	return enabled;
 }
 
 size_t registry_memory_used(struct registry *r)

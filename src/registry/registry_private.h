@@ -9,17 +9,27 @@
  * one allocation for all its request strings, and nothing else until a
  * message arrives. The message ring is allocated on the first message and
  * doubles up to max_messages; each message's stored data is one
- * allocation made when the message is recorded, never in advance.
+ * allocation made when the message is recorded (or a block just given up
+ * by an older message, reused), never in advance.
  */
 #ifndef WSDBG_REGISTRY_PRIVATE_H
 #define WSDBG_REGISTRY_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* uthash's default when an allocation fails is exit(-1), which would end
+ * the host. Non-fatal instead: the add is undone, leaving the element's
+ * hh.tbl NULL, and registry_open counts it as a fault. */
+#define HASH_NONFATAL_OOM 1
 #include <uthash.h>
 
 #include "wsdbg/registry.h"
+
+/* Room for the reason tracking was switched off, NUL included. */
+#define REGISTRY_REASON_MAX 161
 
 /* Offset of an absent string in a connection's string block. */
 #define REGISTRY_NO_STRING UINT32_MAX
@@ -50,13 +60,24 @@ struct stored_data {
 	struct stored_data *prev, *next; /* registry-wide, oldest first */
 	struct registry_conn *conn;      /* whose ring points at it */
 	uint32_t len;
+	uint32_t cap;                    /* bytes allocated; >= len when a
+					    block is reused (messages.c) */
 	uint8_t bytes[];
 };
 
-/* What a stored block costs against the memory caps: its allocation. */
-static inline size_t stored_data_cost(size_t len)
+/* What an allocation of n bytes takes from the heap, counted against the
+ * memory caps: glibc's malloc hands out 16-byte aligned chunks with an
+ * 8-byte header, 32 bytes at least (other allocators are close). */
+static inline size_t registry_alloc_cost(size_t n)
 {
-	return sizeof(struct stored_data) + len;
+	size_t chunk = (n + 8 + 15) & ~(size_t)15;
+	return chunk < 32 ? 32 : chunk;
+}
+
+/* What a stored block with room for cap bytes costs. */
+static inline size_t stored_data_cost(size_t cap)
+{
+	return registry_alloc_cost(sizeof(struct stored_data) + cap);
 }
 
 /* One message in a connection's ring. */
@@ -129,6 +150,9 @@ struct registry_conn {
 
 	enum ws_error error; /* the first decoding error, WS_OK if none */
 	uint8_t error_dir;
+	/* The first internal fault that hit it: enum registry_fault + 1, or 0
+	 * when none. Once set, nothing more is recorded for it but its end. */
+	uint8_t fault;
 
 	/* Pings sent in each direction, awaiting their pong. */
 	struct registry_ping pings[2][REGISTRY_PINGS];
@@ -141,6 +165,14 @@ struct registry_conn {
 	uint32_t ring_cap, ring_head, ring_len;
 	uint64_t messages_dropped;
 	size_t mem;          /* stored_data_cost of its blocks */
+	/* Ring positions from ring_head known to hold no stored data: its
+	 * oldest data is found without looking at them again. */
+	uint32_t data_skip;
+	/* Bytes the caller holds for it (capture stream and decoders), as
+	 * last reported (registry_batch_capture_memory). */
+	size_t capture_mem;
+	/* registry_conn_fixed() as last added to registry.fixed. */
+	size_t fixed;
 };
 
 struct registry_totals {
@@ -176,14 +208,40 @@ struct registry {
 	uint64_t last_seq;
 	struct stored_data *data;     /* utlist DL, oldest stored first */
 	size_t mem;                   /* stored_data_cost of all blocks */
+	size_t fixed;                 /* the conns' fixed, as last counted */
 	struct registry_totals totals;
+	/* When registry_open last expired closed connections (it does at
+	 * most once per REGISTRY_EXPIRE_INTERVAL seconds). */
+	double last_expire;
+
+	/* The circuit breaker (registry.h). faults counts those recorded
+	 * while enabled; fault_where holds the first place of each kind
+	 * (static strings). */
 	bool disabled;
-	char *disabled_reason;
+	char disabled_reason[REGISTRY_REASON_MAX]; /* "" until disabled */
+	uint64_t faults;
+	uint64_t faults_by_kind[REGISTRY_FAULT_KINDS_];
+	const char *fault_where[REGISTRY_FAULT_KINDS_];
+	unsigned announced; /* notice bits ever raised */
+
+	/* Notice bits raised and not taken yet. Written under lock, taken
+	 * without it (registry_take_notices is on the shim's I/O path). */
+	_Atomic unsigned notices;
 };
 
-/* messages.c: frees every block conn's ring points at and the ring. Lock
- * held. */
+/* registry.c: records a fault of kind hitting c (may be NULL). Lock held.
+ * Returns true when it tripped the breaker. */
+bool registry_fault_locked(struct registry *r, struct registry_conn *c,
+			   enum registry_fault kind, const char *where);
+
+/* messages.c: frees every block conn's ring points at and the ring, and
+ * takes c out of the memory counts. Lock held. */
 void registry_conn_free_messages(struct registry *r, struct registry_conn *c);
+
+/* messages.c: what c holds besides its stored data: its record, strings,
+ * close reason, ring, and what the caller reported (capture_mem), as
+ * registry_alloc_cost counts them. Lock held. */
+size_t registry_conn_fixed(const struct registry_conn *c);
 
 /* The string at off in c's block, or NULL. */
 static inline const char *registry_conn_str(const struct registry_conn *c,

@@ -4,10 +4,14 @@
  * options select under the lock, then the JSON is written from the copy
  * with the lock released.
  *
- * Keys beyond DESIGN's, all additions: "status", "error_name",
+ * Keys beyond DESIGN's, all additions: "status", "error_name", "fault",
  * "messages_dropped" per connection; "wire_bytes" per direction; totals
  * "rejected", "expired", "errors", frames and wire bytes, "memory_used",
- * "by_type"; config "max_conn_memory"; "tracking".
+ * "memory_held", "by_type"; per connection "memory_used" and
+ * "memory_held"; config "max_conn_memory", "max_held", "max_conn_held";
+ * "tracking" (the circuit breaker:
+ * "enabled", "reason", "faults", "fault_limit", "faults_by_kind",
+ * "first_fault_at").
  *
  * Content of a message, by type:
  *   text    "text": the kept prefix (invalid UTF-8 shown as U+FFFD, a
@@ -39,6 +43,7 @@ struct conn_copy {
 	struct registry_slot *msgs; /* data points into arena */
 	uint32_t nmsgs;
 	void *arena;
+	size_t held; /* registry_conn_fixed() + stored data */
 };
 
 struct copy {
@@ -46,8 +51,12 @@ struct copy {
 	struct registry_totals totals;
 	unsigned nconns, nactive;
 	size_t mem;
+	size_t held; /* every connection's, summed */
 	bool disabled;
-	char *disabled_reason;
+	char disabled_reason[REGISTRY_REASON_MAX];
+	uint64_t faults;
+	uint64_t faults_by_kind[REGISTRY_FAULT_KINDS_];
+	const char *fault_where[REGISTRY_FAULT_KINDS_];
 	struct conn_copy *conns;
 	size_t n;
 };
@@ -72,6 +81,15 @@ static size_t arena_step(size_t len)
 	return (stored_data_cost(len) + a - 1) / a * a;
 }
 
+/* The slot at ring position i (0 = oldest) of c. */
+static const struct registry_slot *snapshot_slot(const struct registry_conn *c,
+						 uint32_t i)
+{
+	uint32_t j = c->ring_head + i;
+
+	return &c->ring[j >= c->ring_cap ? j - c->ring_cap : j];
+}
+
 /* Copies c's messages after after_seq. False when memory is short. */
 static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
 			  uint64_t after_seq)
@@ -82,7 +100,7 @@ static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
 
 	/* The ring is in seq order: find the first message to show. */
 	for (uint32_t i = 0; i < c->ring_len; i++) {
-		if (c->ring[(c->ring_head + i) % c->ring_cap].seq > after_seq) {
+		if (snapshot_slot(c, i)->seq > after_seq) {
 			first = i;
 			break;
 		}
@@ -94,8 +112,7 @@ static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
 	if (!cc->msgs)
 		return false;
 	for (uint32_t i = 0; i < n; i++) {
-		const struct registry_slot *s =
-		    &c->ring[(c->ring_head + first + i) % c->ring_cap];
+		const struct registry_slot *s = snapshot_slot(c, first + i);
 
 		cc->msgs[i] = *s;
 		if (s->data)
@@ -116,7 +133,7 @@ static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
 			continue;
 		d->prev = d->next = NULL;
 		d->conn = NULL;
-		d->len = s->data->len;
+		d->len = d->cap = s->data->len;
 		memcpy(d->bytes, s->data->bytes, d->len);
 		s->data = d;
 		at += arena_step(d->len);
@@ -128,6 +145,7 @@ static bool copy_conn(struct conn_copy *cc, const struct registry_conn *c,
 		      const struct registry_snapshot_options *opt)
 {
 	cc->c = *c;
+	cc->held = registry_conn_fixed(c) + c->mem;
 	cc->c.ring = NULL;
 	cc->c.strs = memdup(c->strs, c->strs_len);
 	cc->c.close_reason = memdup(
@@ -147,7 +165,6 @@ static void copy_free(struct copy *cp)
 		free(cp->conns[i].arena);
 	}
 	free(cp->conns);
-	free(cp->disabled_reason);
 }
 
 /* Fills cp under r's lock. False (cp freed) when memory is short. */
@@ -166,18 +183,21 @@ static bool copy_take(struct registry *r,
 	cp->nactive = r->nactive;
 	cp->mem = r->mem;
 	cp->disabled = r->disabled;
-	if (r->disabled_reason) {
-		cp->disabled_reason = strdup(r->disabled_reason);
-		ok = cp->disabled_reason != NULL;
-	}
-	if (ok && r->nconns > 0) {
+	memcpy(cp->disabled_reason, r->disabled_reason,
+	       sizeof(cp->disabled_reason));
+	cp->faults = r->faults;
+	memcpy(cp->faults_by_kind, r->faults_by_kind,
+	       sizeof(cp->faults_by_kind));
+	memcpy(cp->fault_where, r->fault_where, sizeof(cp->fault_where));
+	if (r->nconns > 0) {
 		cp->conns = calloc(r->nconns, sizeof(*cp->conns));
 		ok = cp->conns != NULL;
 	}
 	HASH_ITER(hh, r->conns, c, tmp)
 	{
+		cp->held += registry_conn_fixed(c) + c->mem;
 		if (!ok)
-			break;
+			continue;
 		if (opt->conn_id != 0 && c->id != opt->conn_id)
 			continue;
 		/* Counted before copying so copy_free sees a partial one. */
@@ -240,6 +260,8 @@ static void write_config(struct json_writer *w, const struct registry_config *c)
 	json_uint(w, "ttl", c->ttl);
 	json_uint(w, "max_memory", c->max_memory);
 	json_uint(w, "max_conn_memory", c->max_conn_memory);
+	json_uint(w, "max_held", c->max_held);
+	json_uint(w, "max_conn_held", c->max_conn_held);
 	json_bool(w, "inflate", c->inflate);
 	json_string(w, "capture", c->metadata_only ? "metadata" : "full");
 	json_object_end(w);
@@ -272,6 +294,7 @@ static void write_totals(struct json_writer *w, const struct copy *cp)
 	json_uint(w, "wire_bytes_received",
 		  t->counts[REGISTRY_RECEIVED].wire_bytes);
 	json_uint(w, "memory_used", cp->mem);
+	json_uint(w, "memory_held", cp->held);
 	json_object_begin(w, "by_type", true);
 	for (int d = 0; d < 2; d++) {
 		json_object_begin(w, dir_names[d], true);
@@ -468,13 +491,38 @@ static void write_conn(struct json_writer *w, const struct conn_copy *cc,
 	write_counts(w, "received", &c->counts[REGISTRY_RECEIVED]);
 	write_rtt(w, &c->rtt);
 	json_uint(w, "messages_dropped", c->messages_dropped);
+	json_uint(w, "memory_used", c->mem);
+	json_uint(w, "memory_held", cc->held);
 	write_error(w, c);
+	json_string(w, "fault",
+		    c->fault ? registry_fault_name(c->fault - 1) : NULL);
 	if (opt->messages) {
 		json_array_begin(w, "messages", false);
 		for (uint32_t i = 0; i < cc->nmsgs; i++)
 			write_message(w, &cc->msgs[i]);
 		json_array_end(w);
 	}
+	json_object_end(w);
+}
+
+/* Whether tracking is on, and the faults that count towards the circuit
+ * breaker (registry.h). */
+static void write_tracking(struct json_writer *w, const struct copy *cp)
+{
+	json_object_begin(w, "tracking", false);
+	json_bool(w, "enabled", !cp->disabled);
+	json_string(w, "reason",
+		    cp->disabled ? cp->disabled_reason : NULL);
+	json_uint(w, "faults", cp->faults);
+	json_uint(w, "fault_limit", REGISTRY_FAULT_LIMIT);
+	json_object_begin(w, "faults_by_kind", true);
+	for (unsigned k = 0; k < REGISTRY_FAULT_KINDS_; k++)
+		json_uint(w, registry_fault_name(k), cp->faults_by_kind[k]);
+	json_object_end(w);
+	json_object_begin(w, "first_fault_at", true);
+	for (unsigned k = 0; k < REGISTRY_FAULT_KINDS_; k++)
+		json_string(w, registry_fault_name(k), cp->fault_where[k]);
+	json_object_end(w);
 	json_object_end(w);
 }
 
@@ -486,10 +534,7 @@ static void write_snapshot(struct json_writer *w, const struct copy *cp,
 	json_int(w, "pid", opt->pid);
 	json_string(w, "process", opt->process);
 	json_double(w, "taken_at", opt->taken_at, 6);
-	json_object_begin(w, "tracking", true);
-	json_bool(w, "enabled", !cp->disabled);
-	json_string(w, "reason", cp->disabled_reason);
-	json_object_end(w);
+	write_tracking(w, cp);
 	write_config(w, &cp->cfg);
 	write_totals(w, cp);
 	json_array_begin(w, "connections", false);
