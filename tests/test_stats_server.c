@@ -350,9 +350,9 @@ Test(stats_server, socket_descriptors_are_close_on_exec)
 	int open_without_cloexec = 0;
 
 	setup(&f);
-	/* The server holds the listening socket and an eventfd; none of the
-	 * process's descriptors past stdio may survive an exec. Criterion's
-	 * own descriptors are checked too, so only count new sockets. */
+	/* The server holds the listening socket; none of the process's
+	 * descriptors past stdio may survive an exec. Criterion's own
+	 * descriptors are checked too, so only count new sockets. */
 	for (int fd = 3; fd < 1024; fd++) {
 		int flags = fcntl(fd, F_GETFD);
 		char link[64], target[128];
@@ -994,5 +994,151 @@ Test(stats_server, a_relative_directory_is_taken_from_the_current_one)
 	stats_server_stop(f.s);
 	f.s = NULL;
 	cr_assert_eq(access(f.sock, F_OK), -1);
+	teardown(&f);
+}
+
+/* ---- its descriptors: adopted, and never another's ---------------------- */
+
+/* fd_adopt and fd_forget as a host-hiding caller (the shim) would set
+ * them: moves each descriptor to the lowest free number from 900. */
+static int adopted[16], nadopted;
+static int forgotten[16], nforgotten;
+
+static int adopt_high(int fd)
+{
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+
+	cr_assert_geq(high, 900);
+	close(fd);
+	if (nadopted < 16)
+		adopted[nadopted++] = high;
+	return high;
+}
+
+static void record_forget(int fd)
+{
+	if (nforgotten < 16)
+		forgotten[nforgotten++] = fd;
+}
+
+static struct stats_server *start_adopting(struct fixture *f)
+{
+	struct stats_server_config cfg = {
+	    .dir = f->dir,
+	    .pid = getpid(),
+	    .warn = record_warn,
+	    .fd_adopt = adopt_high,
+	    .fd_forget = record_forget,
+	};
+
+	nadopted = nforgotten = 0;
+	make_top(f);
+	f->r = new_registry();
+	return stats_server_start(f->r, &cfg);
+}
+
+/* The socket inode behind fd, or 0. */
+static ino_t inode_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Asks "ping" until the answer is "pong", for 3 s at most. */
+static bool pong_within_3s(const char *path)
+{
+	for (int i = 0; i < 300; i++) {
+		struct sockaddr_un addr = {.sun_family = AF_UNIX};
+		struct timeval tv = {.tv_sec = 1};
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		char buf[16] = "";
+		ssize_t n = -1;
+
+		cr_assert_geq(fd, 0);
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+		    send(fd, "ping\n", 5, MSG_NOSIGNAL) == 5)
+			n = recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL);
+		close(fd);
+		if (n == 5 && memcmp(buf, "pong\n", 5) == 0)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+Test(stats_server, every_descriptor_it_makes_is_adopted_first)
+{
+	struct fixture f = {0};
+	char *answer;
+
+	f.s = start_adopting(&f);
+	cr_assert_not_null(f.s, "%s", warned);
+	cr_assert_eq(nadopted, 1, "the listening socket");
+	cr_assert_geq(adopted[0], 900);
+	cr_assert_neq(inode_of(adopted[0]), 0);
+	for (int i = 0; i < 3; i++) {
+		answer = ask(f.sock, "ping\n");
+		cr_assert_str_eq(answer, "pong\n");
+		free(answer);
+	}
+	/* One more per client, each closed again by the server. */
+	cr_assert_eq(nadopted, 4);
+	for (int i = 1; i < 4; i++)
+		cr_assert_eq(fcntl(adopted[i], F_GETFD), -1, "client %d", i);
+	cr_assert_eq(nforgotten, 0);
+	teardown(&f);
+}
+
+Test(stats_server, a_listening_socket_replaced_behind_its_back_is_left_alone_and_made_again)
+{
+	struct fixture f = {0};
+	int listener, null;
+	ino_t null_inode;
+
+	f.s = start_adopting(&f);
+	cr_assert_not_null(f.s, "%s", warned);
+	listener = adopted[0];
+	/* What a daemon's raw close-and-reopen does: the number is someone
+	 * else's file now. */
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(null, 0);
+	cr_assert_eq(dup2(null, listener), listener);
+	close(null);
+	null_inode = inode_of(listener);
+	/* The server finds out at its next wake-up (a client knocking on
+	 * the old socket), lets the number go and listens anew. */
+	cr_assert(pong_within_3s(f.sock), "the server answers again");
+	cr_assert_eq(nforgotten, 1);
+	cr_assert_eq(forgotten[0], listener);
+	cr_assert_eq(inode_of(listener), null_inode,
+		     "the number still holds what was put there");
+	cr_assert_geq(nadopted, 2, "a new listening socket");
+	/* Stop leaves that number alone too. */
+	stats_server_stop(f.s);
+	f.s = NULL;
+	cr_assert_eq(inode_of(listener), null_inode);
+	cr_assert_eq(access(f.sock, F_OK), -1, "the new socket file removed");
+	close(listener);
+	teardown(&f);
+}
+
+Test(stats_server, a_listening_socket_shut_down_under_it_is_made_again)
+{
+	struct fixture f = {0};
+	ino_t old_inode;
+
+	f.s = start_adopting(&f);
+	cr_assert_not_null(f.s, "%s", warned);
+	old_inode = inode_of(adopted[0]);
+	/* Shut down by someone else: it hangs up, nothing accepts. */
+	cr_assert_eq(shutdown(adopted[0], SHUT_RDWR), 0);
+	cr_assert(pong_within_3s(f.sock), "the server answers again");
+	cr_assert_eq(nforgotten, 0, "its own socket, closed, not forgotten");
+	cr_assert_eq(fcntl(adopted[0], F_GETFD) == -1 ||
+			 inode_of(adopted[0]) != old_inode,
+		     1, "the dead socket was closed");
 	teardown(&f);
 }

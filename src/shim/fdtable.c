@@ -91,6 +91,19 @@ void shim_fd_set_kind(int fd, enum shim_fd_kind kind)
 				      memory_order_relaxed);
 }
 
+bool shim_fd_swap_kind(int fd, enum shim_fd_kind expected,
+		       enum shim_fd_kind desired)
+{
+	if (!shim_fd_in_table(fd))
+		return false;
+	uint8_t now = atomic_load(&shim_kinds[fd]);
+	while ((now & SHIM_FD_KIND_MASK) == (uint8_t)expected)
+		if (atomic_compare_exchange_weak(&shim_kinds[fd], &now,
+						 (uint8_t)desired))
+			return true;
+	return false;
+}
+
 /* A fresh socket object: from the free list, or new. */
 static struct shim_fd *shim_fd_new(int fd)
 {

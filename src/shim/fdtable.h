@@ -26,6 +26,8 @@ enum shim_fd_kind {
 	SHIM_FD_UNKNOWN = 0, /* not looked at since it was (re)opened */
 	SHIM_FD_IGNORED,     /* not a stream socket, or not WebSocket */
 	SHIM_FD_TRACKED,     /* a stream socket being captured */
+	SHIM_FD_OWN,         /* the shim's own descriptor (own_fds.h): the
+				host must not reach it */
 };
 
 struct shim_fd {
@@ -63,6 +65,11 @@ static inline enum shim_fd_kind shim_fd_kind(int fd)
 }
 /* Sets the kind and clears the lost marks. */
 void shim_fd_set_kind(int fd, enum shim_fd_kind kind);
+
+/* Sets the kind to desired (lost marks cleared) only if it is expected
+ * now; returns whether it did. Lock-free and async-signal-safe. */
+bool shim_fd_swap_kind(int fd, enum shim_fd_kind expected,
+		       enum shim_fd_kind desired);
 
 /* Marks that bytes moved on fd in dir while the shim could not look (from
  * a signal handler). Lock-free and async-signal-safe. */

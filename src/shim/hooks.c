@@ -9,10 +9,12 @@
 #undef _FILE_OFFSET_BITS
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fdtable.h"
@@ -32,12 +34,36 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 /* With _GNU_SOURCE, glibc declares socket address parameters as
  * transparent unions (__SOCKADDR_ARG); the hooks must match. */
 
-/* After an I/O call that moved ret bytes on fd in dir: records them
- * (`what`, with errno kept for the host), or, where the shim may not look
- * (a signal handler), marks them unseen. */
-#define SHIM_IO(fd, dir, ret, what)                                          \
+/* Before a call on fd: `kind` is fd's kind, read once (SHIM_IO uses it
+ * after the call: the bytes moved belong to the file fd was then). The
+ * hot path, an fd that is not a WebSocket, ends here: `call` (the real
+ * function) is returned straight away, a tail call. When fd is one of the
+ * shim's own (own_fds.h) and the caller is the host, the call fails as it
+ * would without the shim, where the number is not open: EBADF. */
+#define SHIM_FD_BEGIN(kind, fd, fail, call)                                  \
+	enum shim_fd_kind kind = shim_fd_kind(fd);                           \
 	do {                                                                 \
-		if ((ret) > 0 && shim_fd_kind(fd) != SHIM_FD_IGNORED) {      \
+		if (__builtin_expect(kind == SHIM_FD_IGNORED, 1))            \
+			return call;                                         \
+		if (__builtin_expect(kind == SHIM_FD_OWN, 0) &&              \
+		    shim_own_fd_refused(fd))                                 \
+			return fail;                                         \
+	} while (0)
+
+/* The same for a call that takes a descriptor but moves no bytes. */
+#define SHIM_REFUSE_OWN(fd, fail)                                            \
+	do {                                                                 \
+		if (__builtin_expect(shim_fd_kind(fd) == SHIM_FD_OWN, 0) &&  \
+		    shim_own_fd_refused(fd))                                 \
+			return fail;                                         \
+	} while (0)
+
+/* After an I/O call that moved ret bytes on fd (of kind, SHIM_FD_BEGIN)
+ * in dir: records them (`what`, with errno kept for the host), or, where
+ * the shim may not look (a signal handler), marks them unseen. */
+#define SHIM_IO(fd, kind, dir, ret, what)                                    \
+	do {                                                                 \
+		if ((ret) > 0 && (kind) != SHIM_FD_IGNORED) {                \
 			enum shim_mode mode_ = shim_mode();                  \
 			if (mode_ == SHIM_RECORD) {                          \
 				int saved_errno_ = errno;                    \
@@ -73,24 +99,30 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->read(fd, buf, n));
 	ssize_t ret = shim_real()->read(fd, buf, n);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		shim_io(fd, REGISTRY_RECEIVED, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->__read_chk(fd, buf, n, buflen));
 	ssize_t ret = shim_real()->__read_chk(fd, buf, n, buflen);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		shim_io(fd, REGISTRY_RECEIVED, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->readv(fd, iov, iovcnt));
 	ssize_t ret = shim_real()->readv(fd, iov, iovcnt);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		shim_io_iov(fd, REGISTRY_RECEIVED, iov, (size_t)iovcnt, ret));
 	return ret;
 }
@@ -116,8 +148,10 @@ static void shim_after_recv(int fd, void *buf, ssize_t ret, int flags)
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->recv(fd, buf, n, flags));
 	ssize_t ret = shim_real()->recv(fd, buf, n, flags);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		shim_after_recv(fd, buf, ret, flags));
 	return ret;
 }
@@ -125,8 +159,10 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
 			       int flags)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->__recv_chk(fd, buf, n, buflen, flags));
 	ssize_t ret = shim_real()->__recv_chk(fd, buf, n, buflen, flags);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		shim_after_recv(fd, buf, ret, flags));
 	return ret;
 }
@@ -134,9 +170,12 @@ SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			     __SOCKADDR_ARG from, socklen_t *fromlen)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->recvfrom(fd, buf, n, flags,
+					    from.__sockaddr__, fromlen));
 	ssize_t ret = shim_real()->recvfrom(fd, buf, n, flags,
 					    from.__sockaddr__, fromlen);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		shim_after_recv(fd, buf, ret, flags));
 	return ret;
 }
@@ -145,9 +184,12 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n,
 				   size_t buflen, int flags,
 				   struct sockaddr *from, socklen_t *fromlen)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->__recvfrom_chk(fd, buf, n, buflen, flags,
+						  from, fromlen));
 	ssize_t ret = shim_real()->__recvfrom_chk(fd, buf, n, buflen, flags,
 						  from, fromlen);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		shim_after_recv(fd, buf, ret, flags));
 	return ret;
 }
@@ -160,8 +202,10 @@ static void shim_after_recvmsg(int fd, const struct msghdr *msg, ssize_t ret,
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->recvmsg(fd, msg, flags));
 	ssize_t ret = shim_real()->recvmsg(fd, msg, flags);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		shim_after_recvmsg(fd, msg, ret, flags));
 	return ret;
 }
@@ -169,8 +213,10 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 			 int flags, struct timespec *timeout)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->recvmmsg(fd, vec, vlen, flags, timeout));
 	int ret = shim_real()->recvmmsg(fd, vec, vlen, flags, timeout);
-	SHIM_IO(fd, REGISTRY_RECEIVED, ret,
+	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
 		for (int i = 0; i < ret; i++) shim_after_recvmsg(
 		fd, &vec[i].msg_hdr, (ssize_t)vec[i].msg_len, flags));
 	return ret;
@@ -180,39 +226,50 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->write(fd, buf, n));
 	ssize_t ret = shim_real()->write(fd, buf, n);
-	SHIM_IO(fd, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
+	SHIM_IO(fd, kind, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->writev(fd, iov, iovcnt));
 	ssize_t ret = shim_real()->writev(fd, iov, iovcnt);
-	SHIM_IO(fd, REGISTRY_SENT, ret,
+	SHIM_IO(fd, kind, REGISTRY_SENT, ret,
 		shim_io_iov(fd, REGISTRY_SENT, iov, (size_t)iovcnt, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->send(fd, buf, n, flags));
 	ssize_t ret = shim_real()->send(fd, buf, n, flags);
-	SHIM_IO(fd, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
+	SHIM_IO(fd, kind, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			   __CONST_SOCKADDR_ARG to, socklen_t tolen)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->sendto(fd, buf, n, flags, to.__sockaddr__,
+					  tolen));
 	ssize_t ret = shim_real()->sendto(fd, buf, n, flags, to.__sockaddr__,
 					  tolen);
-	SHIM_IO(fd, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
+	SHIM_IO(fd, kind, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
 	return ret;
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->sendmsg(fd, msg, flags));
 	ssize_t ret = shim_real()->sendmsg(fd, msg, flags);
-	SHIM_IO(fd, REGISTRY_SENT, ret,
+	SHIM_IO(fd, kind, REGISTRY_SENT, ret,
 		shim_io_iov(fd, REGISTRY_SENT, msg->msg_iov, msg->msg_iovlen,
 			    ret));
 	return ret;
@@ -221,8 +278,10 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 			 int flags)
 {
+	SHIM_FD_BEGIN(kind, fd, -1,
+		      shim_real()->sendmmsg(fd, vec, vlen, flags));
 	int ret = shim_real()->sendmmsg(fd, vec, vlen, flags);
-	SHIM_IO(fd, REGISTRY_SENT, ret,
+	SHIM_IO(fd, kind, REGISTRY_SENT, ret,
 		for (int i = 0; i < ret; i++) shim_io_iov(
 		fd, REGISTRY_SENT, vec[i].msg_hdr.msg_iov,
 		vec[i].msg_hdr.msg_iovlen, (ssize_t)vec[i].msg_len));
@@ -233,8 +292,10 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
  * unseen: the stream they join cannot be decoded past them. */
 SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t n)
 {
+	SHIM_REFUSE_OWN(in, -1);
+	SHIM_FD_BEGIN(kind, out, -1, shim_real()->sendfile(out, in, offset, n));
 	ssize_t ret = shim_real()->sendfile(out, in, offset, n);
-	SHIM_IO(out, REGISTRY_SENT, ret,
+	SHIM_IO(out, kind, REGISTRY_SENT, ret,
 		shim_io_unseen(out, REGISTRY_SENT, ret));
 	return ret;
 }
@@ -242,8 +303,10 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t n)
 SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *offset, size_t n)
 {
 	SHIM_REQUIRE(sendfile64, -1);
+	SHIM_REFUSE_OWN(in, -1);
+	SHIM_FD_BEGIN(kind, out, -1, shim_real()->sendfile64(out, in, offset, n));
 	ssize_t ret = shim_real()->sendfile64(out, in, offset, n);
-	SHIM_IO(out, REGISTRY_SENT, ret,
+	SHIM_IO(out, kind, REGISTRY_SENT, ret,
 		shim_io_unseen(out, REGISTRY_SENT, ret));
 	return ret;
 }
@@ -251,10 +314,15 @@ SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *offset, size_t n)
 SHIM_EXPORT ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off,
 			   size_t n, unsigned int flags)
 {
+	SHIM_REFUSE_OWN(in, -1);
+	SHIM_REFUSE_OWN(out, -1);
+	enum shim_fd_kind in_kind = shim_fd_kind(in);
+	enum shim_fd_kind out_kind = shim_fd_kind(out);
 	ssize_t ret = shim_real()->splice(in, in_off, out, out_off, n, flags);
-	SHIM_IO(in, REGISTRY_RECEIVED, ret,
+	SHIM_IO(in, in_kind, REGISTRY_RECEIVED, ret,
 		shim_io_unseen(in, REGISTRY_RECEIVED, ret));
-	SHIM_IO(out, REGISTRY_SENT, ret, shim_io_unseen(out, REGISTRY_SENT, ret));
+	SHIM_IO(out, out_kind, REGISTRY_SENT, ret,
+		shim_io_unseen(out, REGISTRY_SENT, ret));
 	return ret;
 }
 
@@ -279,6 +347,7 @@ SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 
 SHIM_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 {
+	SHIM_REFUSE_OWN(fd, -1);
 	int ret = shim_real()->accept(fd, addr.__sockaddr__, len);
 	SHIM_AFTER(shim_fd_opened(ret));
 	return ret;
@@ -287,6 +356,7 @@ SHIM_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 SHIM_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len,
 			int flags)
 {
+	SHIM_REFUSE_OWN(fd, -1);
 	int ret = shim_real()->accept4(fd, addr.__sockaddr__, len, flags);
 	SHIM_AFTER(shim_fd_opened(ret));
 	return ret;
@@ -294,47 +364,61 @@ SHIM_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len,
 
 SHIM_EXPORT int close(int fd)
 {
+	/* The shim's own: EBADF for the host, closed for the shim. */
+	if (__builtin_expect(shim_fd_kind(fd) == SHIM_FD_OWN, 0))
+		return shim_own_fd_close(fd);
 	/* Before the real close: once it returns, another thread may get
 	 * the same number back and must find it free of state. */
 	SHIM_AFTER(shim_fd_closing(fd));
 	return shim_real()->close(fd);
 }
 
+/* Both close around the shim's own descriptors (shim.c). */
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	SHIM_REQUIRE(close_range, -1);
-	int ret = shim_real()->close_range(first, last, flags);
-	/* CLOSE_RANGE_CLOEXEC only marks them; they stay open until exec. */
-	SHIM_AFTER(if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
-			   shim_fds_closed(first, last));
-	return ret;
+	return shim_close_range(first, last, flags);
 }
 
 SHIM_EXPORT void closefrom(int lowfd)
 {
 	if (!shim_real()->closefrom)
 		return;
-	shim_real()->closefrom(lowfd);
-	SHIM_AFTER(if (lowfd >= 0) shim_fds_closed((unsigned)lowfd, ~0u));
+	shim_closefrom(lowfd);
 }
 
 SHIM_EXPORT int dup(int oldfd)
 {
+	SHIM_REFUSE_OWN(oldfd, -1);
 	int ret = shim_real()->dup(oldfd);
 	SHIM_AFTER(shim_fd_duplicated(oldfd, ret));
 	return ret;
 }
 
+/* dup2 and dup3 onto one of the shim's own numbers: the host gets the
+ * number, the shim's server moves off it first (shim.c). */
 SHIM_EXPORT int dup2(int oldfd, int newfd)
 {
+	SHIM_REFUSE_OWN(oldfd, -1);
+	bool restart = false;
+	if (__builtin_expect(shim_fd_kind(newfd) == SHIM_FD_OWN, 0))
+		restart = shim_own_fd_vacate(oldfd, newfd);
 	int ret = shim_real()->dup2(oldfd, newfd);
+	if (restart)
+		shim_own_fd_vacated();
 	SHIM_AFTER(shim_fd_duplicated(oldfd, ret));
 	return ret;
 }
 
 SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	SHIM_REFUSE_OWN(oldfd, -1);
+	bool restart = false;
+	if (__builtin_expect(shim_fd_kind(newfd) == SHIM_FD_OWN, 0))
+		restart = shim_own_fd_vacate(oldfd, newfd);
 	int ret = shim_real()->dup3(oldfd, newfd, flags);
+	if (restart)
+		shim_own_fd_vacated();
 	SHIM_AFTER(shim_fd_duplicated(oldfd, ret));
 	return ret;
 }
@@ -345,6 +429,7 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 static int shim_fcntl(int (*real_fcntl)(int, int, ...), int fd, int cmd,
 		      unsigned long arg)
 {
+	SHIM_REFUSE_OWN(fd, -1);
 	int ret = real_fcntl(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		SHIM_AFTER(shim_fd_duplicated(fd, ret));
@@ -399,6 +484,9 @@ SHIM_EXPORT int open64(const char *path, int flags, ...)
 
 SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
+	if (__builtin_expect(shim_fd_kind(dirfd) == SHIM_FD_OWN, 0) &&
+	    shim_own_dirfd_refused(dirfd, path))
+		return -1;
 	SHIM_OPEN_MODE(flags, flags);
 	int fd = shim_real()->openat(dirfd, path, flags, mode);
 	SHIM_AFTER(shim_fd_opened(fd));
@@ -407,6 +495,9 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 
 SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
+	if (__builtin_expect(shim_fd_kind(dirfd) == SHIM_FD_OWN, 0) &&
+	    shim_own_dirfd_refused(dirfd, path))
+		return -1;
 	SHIM_OPEN_MODE(flags, flags);
 	int fd = shim_real()->openat64(dirfd, path, flags, mode);
 	SHIM_AFTER(shim_fd_opened(fd));
@@ -433,15 +524,43 @@ SHIM_EXPORT int pipe2(int fds[2], int flags)
 	return ret;
 }
 
+/* ---- ending without at-exit work --------------------------------------- */
+
+/* _exit and _Exit skip the shim's destructor: the process's stats socket
+ * file is removed here instead, or it would be left behind by every fork
+ * child that ends this way (a daemon's intermediate child, a worker pool,
+ * a child whose exec failed). Nothing else: the dump is at-exit work. A
+ * vfork child calling _exit leaves its parent's file alone. */
+SHIM_EXPORT void _exit(int status)
+{
+	shim_exit_now();
+	if (shim_real()->_exit)
+		shim_real()->_exit(status);
+	for (;;) /* only without a C library _exit: never here */
+		syscall(SYS_exit_group, status);
+}
+
+SHIM_EXPORT void _Exit(int status)
+{
+	shim_exit_now();
+	if (shim_real()->_Exit)
+		shim_real()->_Exit(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
 /* ---- signal handlers (signals.h) --------------------------------------- */
 
-SHIM_EXPORT int sigaction(int sig, const struct sigaction *act,
-			  struct sigaction *oldact)
+/* Both reached by ThreadSanitizer's start-up (real.h). */
+SHIM_EXPORT SHIM_BEFORE_SANITIZER int sigaction(int sig,
+						const struct sigaction *act,
+						struct sigaction *oldact)
 {
 	return shim_sigaction(sig, act, oldact);
 }
 
-SHIM_EXPORT void (*signal(int sig, void (*handler)(int)))(int)
+SHIM_EXPORT SHIM_BEFORE_SANITIZER void (*signal(int sig,
+						  void (*handler)(int)))(int)
 {
 	return shim_signal(sig, handler);
 }

@@ -6,15 +6,18 @@
 #include "real.h"
 
 #include <dlfcn.h>
-#include <pthread.h>
+#include <sched.h>
 
 struct shim_real shim_real_fns;
 _Atomic int shim_real_bound;
-static pthread_once_t shim_real_once = PTHREAD_ONCE_INIT;
+/* Set by the one thread that binds. Not pthread_once: this runs before
+ * ThreadSanitizer is set up (real.h), and its pthread_once interceptor
+ * cannot run then. */
+static _Atomic int shim_real_claimed;
 
 /* dlsym returns void *; a function pointer is stored through memcpy-free
  * union punning to keep -Wpedantic quiet about object/function casts. */
-static void shim_real_bind(void)
+SHIM_BEFORE_SANITIZER static void shim_real_bind(void)
 {
 #define SHIM_REAL_BIND(ret, name, params)                                    \
 	{                                                                    \
@@ -29,8 +32,21 @@ static void shim_real_bind(void)
 	atomic_store_explicit(&shim_real_bound, 1, memory_order_release);
 }
 
-const struct shim_real *shim_real_bind_once(void)
+SHIM_BEFORE_SANITIZER const struct shim_real *shim_real_bind_once(void)
 {
-	pthread_once(&shim_real_once, shim_real_bind);
+	int unclaimed = 0;
+	if (atomic_compare_exchange_strong(&shim_real_claimed, &unclaimed, 1))
+		shim_real_bind();
+	else /* another thread is binding: a few dlsym calls */
+		while (!atomic_load_explicit(&shim_real_bound,
+					     memory_order_acquire))
+			sched_yield();
 	return &shim_real_fns;
+}
+
+SHIM_BEFORE_SANITIZER const struct shim_real *shim_real_early(void)
+{
+	if (atomic_load_explicit(&shim_real_bound, memory_order_acquire))
+		return &shim_real_fns;
+	return shim_real_bind_once();
 }

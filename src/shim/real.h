@@ -5,7 +5,7 @@
  * hooks.c exports read(), and shim.c holds the logic between. They are
  * looked up once with dlsym(RTLD_NEXT), from whichever hook runs first
  * (hooks can run before the shim's constructor, from another library's
- * constructor), guarded by pthread_once.
+ * constructor), by whichever thread claims the binding first.
  */
 #ifndef WSDBG_SHIM_REAL_H
 #define WSDBG_SHIM_REAL_H
@@ -62,7 +62,28 @@
 	X(int, pipe, (int[2]))                                               \
 	X(int, pipe2, (int[2], int))                                         \
 	X(int, sigaction,                                                    \
-	  (int, const struct sigaction *, struct sigaction *))
+	  (int, const struct sigaction *, struct sigaction *))               \
+	X(void, _exit, (int))                                                \
+	X(void, _Exit, (int))
+
+/* For functions that may run before a sanitizer's runtime is set up:
+ * ThreadSanitizer's start-up installs its signal handlers with sigaction,
+ * and with the shim preloaded after it that call lands in the shim's
+ * sigaction hook, before TSan could record anything. That hook, what it
+ * calls (signals.c) and the binding of the real functions (real.c) are
+ * therefore left uninstrumented in a TSan build; elsewhere this is
+ * nothing. */
+#if defined(__SANITIZE_THREAD__)
+#define SHIM_BEFORE_SANITIZER __attribute__((no_sanitize_thread, noinline))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHIM_BEFORE_SANITIZER                                                \
+	__attribute__((disable_sanitizer_instrumentation, noinline))
+#endif
+#endif
+#ifndef SHIM_BEFORE_SANITIZER
+#define SHIM_BEFORE_SANITIZER
+#endif
 
 struct shim_real {
 #define SHIM_REAL_FIELD(ret, name, params) ret(*name) params;
@@ -74,6 +95,10 @@ struct shim_real {
 extern struct shim_real shim_real_fns;
 extern _Atomic int shim_real_bound;
 const struct shim_real *shim_real_bind_once(void);
+
+/* shim_real(), out of line and uninstrumented (SHIM_BEFORE_SANITIZER),
+ * for the code that runs before a sanitizer is set up. */
+const struct shim_real *shim_real_early(void);
 
 /* The C library's functions, bound on first use. A function the C library
  * lacks (an older glibc without close_range) is NULL: its hook then fails

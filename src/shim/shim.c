@@ -5,11 +5,19 @@
  * hook running earlier (another library's constructor doing I/O). The
  * stats server thread is started by the constructor only, and again in a
  * fork child.
+ *
+ * Internal faults (registry.h: an allocation that failed, a broken
+ * invariant) degrade the connection they hit to pass-through; the first
+ * of each kind is logged in one line, and after REGISTRY_FAULT_LIMIT the
+ * circuit breaker switches tracking off for the process (SHIM_TRIPPED):
+ * every hook passes through from then on, while the stats server goes on
+ * answering with the snapshot as it was, which says so.
  */
 #define _GNU_SOURCE
 #include "shim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,19 +28,35 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "fdtable.h"
+#include "own_fds.h"
 #include "real.h"
 #include "signals.h"
 #include "stats_server.h"
 #include "wsdbg/capture.h"
+
+/* The test-only build (libwsdbg-faulty.so, tests/shim) fails allocations
+ * on demand, only on the host's threads once set up; the library users
+ * get has none of it. */
+#ifdef WSDBG_FAULT_INJECTION
+#include "fault_inject.h"
+#define SHIM_FAULTS_ARM(on) fault_inject_arm(on)
+#define SHIM_FAULTS_EXEMPT_THREAD() fault_inject_exempt_thread()
+#else
+#define SHIM_FAULTS_ARM(on) ((void)0)
+#define SHIM_FAULTS_EXEMPT_THREAD() ((void)0)
+#endif
 
 
 enum shim_state {
 	SHIM_UNSET = 0, /* not set up yet */
 	SHIM_ON,        /* recording */
 	SHIM_OFF,       /* WSDBG_ENABLED=0, or set-up failed: pass-through */
+	SHIM_TRIPPED,   /* the circuit breaker switched tracking off: pass-
+			   through, the stats server still answers */
 };
 
 /* Process-wide state. Written by shim_setup (once, under pthread_once) and
@@ -43,7 +67,19 @@ static struct {
 	struct stats_server *server;
 	char dump_path[PATH_MAX];
 	int pid;
+	/* The stats socket's path while the server runs, "" otherwise: for
+	 * _exit, which must not reach into the server (shim_exit_now). */
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } shim;
+
+/* Guards shim.server and shim.socket_path from the constructor on: held
+ * to start and to stop the stats server (the destructor, a dup2 onto the
+ * server's number). Stopping joins the server's thread, which never takes
+ * it; it is held across no host call and nested with no other lock. A
+ * fork child re-initialises it (the thread that held it is not there). */
+static pthread_mutex_t shim_server_lock = PTHREAD_MUTEX_INITIALIZER;
+/* shim.server != NULL, readable without the lock (from a handler). */
+static _Atomic bool shim_server_up;
 
 static _Atomic int shim_state;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
@@ -51,15 +87,19 @@ static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 /* How deep the calling thread is inside the shim: its own I/O and hooks
  * re-entered from a signal handler that interrupted the shim see > 0 and
  * pass through. The stats server thread stays at 1 for its whole life. */
-static __thread int shim_depth __attribute__((tls_model("initial-exec")));
+__thread int shim_depth __attribute__((tls_model("initial-exec")));
 
-/* One line on stderr, through the real write so it is not recorded. */
+/* One line on stderr, through the real writev so it is not recorded; one
+ * call, so that lines from several threads do not interleave. */
 static void shim_warn(const char *line)
 {
 	const struct shim_real *real = shim_real();
-	size_t n = strlen(line);
-	if (real->write && real->write(STDERR_FILENO, line, n) == (ssize_t)n)
-		(void)real->write(STDERR_FILENO, "\n", 1);
+	struct iovec iov[2] = {
+		{.iov_base = (void *)(uintptr_t)line, .iov_len = strlen(line)},
+		{.iov_base = (void *)(uintptr_t)"\n", .iov_len = 1},
+	};
+	if (real->writev)
+		(void)real->writev(STDERR_FILENO, iov, 2);
 }
 
 static void shim_warn_ctx(const char *line, void *ctx)
@@ -129,10 +169,10 @@ static void shim_setup(void)
 	registry_config_defaults(&cfg);
 	registry_config_from_env(&cfg, shim_getenv, shim_warn_ctx, NULL);
 	if (!shim_fdtable_init())
-		goto off;
+		goto out_of_memory;
 	shim.registry = registry_new(&cfg);
 	if (!shim.registry)
-		goto off;
+		goto out_of_memory;
 	shim.capture.registry = shim.registry;
 	shim.capture.addresses = shim_addresses;
 	shim.pid = getpid();
@@ -142,6 +182,9 @@ static void shim_setup(void)
 	atomic_store(&shim_state, SHIM_ON);
 	shim_depth--;
 	return;
+out_of_memory:
+	shim_warn("wsdbg: out of memory at start-up; tracking is off for this "
+		  "process (pass-through)");
 off:
 	atomic_store(&shim_state, SHIM_OFF);
 	shim_depth--;
@@ -199,6 +242,39 @@ static double shim_now(void)
 
 /* A stream socket of a family that can carry WebSocket traffic? Asked
  * once per fd, on its first I/O. */
+/* Logs the registry's fault notices, one line each (registry.h: the
+ * first fault of each kind, and the breaker tripping), and stops
+ * recording when the breaker tripped. Called after recording, with no
+ * lock held; costs one load when there is nothing to say. */
+static void shim_take_notices(void)
+{
+	unsigned bits = registry_take_notices(shim.registry);
+	if (bits == 0)
+		return;
+	for (unsigned k = 0; k < REGISTRY_FAULT_KINDS_; k++) {
+		if (!(bits & (1u << k)))
+			continue;
+		const char *where = registry_fault_where(shim.registry, k);
+		char line[256];
+		snprintf(line, sizeof(line),
+			 "wsdbg: internal fault (%s in %s): the connection it "
+			 "hit is passed through unrecorded; further faults "
+			 "are counted in the snapshot, not logged",
+			 registry_fault_name(k), where ? where : "?");
+		shim_warn(line);
+	}
+	if (bits & REGISTRY_NOTICE_TRIPPED) {
+		atomic_store(&shim_state, SHIM_TRIPPED);
+		char line[200];
+		snprintf(line, sizeof(line),
+			 "wsdbg: %d internal faults: tracking is off for this "
+			 "process from now on (pass-through; the stats socket "
+			 "still answers)",
+			 REGISTRY_FAULT_LIMIT);
+		shim_warn(line);
+	}
+}
+
 static bool shim_is_stream_socket(int fd)
 {
 	int type = 0, domain = 0;
@@ -225,7 +301,14 @@ static struct shim_fd *shim_fd_for_io(int fd, uint8_t first)
 		}
 		shim_fd_set_kind(fd, SHIM_FD_TRACKED);
 	}
-	return shim_fd_lock(fd, true);
+	struct shim_fd *f = shim_fd_lock(fd, true);
+	if (!f) {
+		/* Only making the socket object can fail here. */
+		shim_fd_set_kind(fd, SHIM_FD_IGNORED);
+		registry_fault(shim.registry, REGISTRY_FAULT_NOMEM, 0,
+			       "shim: socket object");
+	}
+	return f;
 }
 
 /* After feeding: a stream that will never look at bytes again lets the
@@ -269,6 +352,7 @@ void shim_io_iov(int fd, enum registry_dir dir, const struct iovec *iov,
 		}
 		shim_fd_done_feeding(fd, f);
 	}
+	shim_take_notices();
 	shim_depth--;
 }
 
@@ -283,6 +367,7 @@ void shim_io_unseen(int fd, enum registry_dir dir, ssize_t n)
 		capture_gap(&f->stream, &shim.capture, dir);
 		shim_fd_done_feeding(fd, f);
 	}
+	shim_take_notices();
 	shim_depth--;
 }
 
@@ -311,7 +396,8 @@ void shim_fds_closed(unsigned first, unsigned last)
 	/* Only numbers the table covers can hold state. */
 	size_t size = shim_fdtable_size();
 	for (size_t fd = first; fd <= last && fd < size; fd++)
-		shim_fd_closing((int)fd);
+		if (shim_fd_kind((int)fd) != SHIM_FD_OWN) /* still open */
+			shim_fd_closing((int)fd);
 }
 
 void shim_fd_opened(int fd)
@@ -330,14 +416,253 @@ void shim_fd_duplicated(int oldfd, int newfd)
 	shim_depth--;
 }
 
+/* ---- the shim's own descriptors (own_fds.h) --------------------------- */
+
+static void shim_stop_server_locked(void);
+
+/* The shim's own descriptors in [first, last] (shim_own_fds_in), those
+ * whose number the host got back behind the shim's back dropped. */
+static int shim_own_fds_checked(unsigned first, unsigned last, int *out)
+{
+	int listed[SHIM_OWN_FDS_MAX];
+	int n = shim_own_fds_in(first, last, listed), kept = 0;
+	for (int i = 0; i < n; i++) {
+		if (shim_own_fd_verify(listed[i]))
+			out[kept++] = listed[i];
+		else
+			shim_own_fd_forget(listed[i]);
+	}
+	return kept;
+}
+
+/* True when the calling code is the shim's own: inside the shim, and not
+ * a host signal handler that interrupted it (signals.h). */
+static bool shim_is_self(void)
+{
+	return shim_depth > shim_signal_base;
+}
+
+bool shim_own_fd_refused(int fd)
+{
+	if (shim_is_self() || shim_in_foreign_process())
+		return false;
+	/* A mark left on a number the host got back by a call the hooks do
+	 * not see (a raw close, then eventfd...) is stale: the host's. */
+	if (!shim_own_fd_verify(fd)) {
+		shim_own_fd_forget(fd);
+		return false;
+	}
+	errno = EBADF;
+	return true;
+}
+
+bool shim_own_dirfd_refused(int dirfd, const char *path)
+{
+	/* A NULL path is the C library's to fail (EFAULT). */
+	return path && path[0] != '/' && shim_own_fd_refused(dirfd);
+}
+
+int shim_own_fd_close(int fd)
+{
+	if (shim_own_fd_refused(fd))
+		return -1;
+	int ret = shim_real()->close(fd);
+	/* A vfork child closed its own copy: the parent's mark stays. */
+	if (shim_is_self()) {
+		int saved_errno = errno;
+		shim_own_fd_forget(fd);
+		errno = saved_errno;
+	}
+	return ret;
+}
+
+/* After the host closed [first, last]: the state of those fds goes
+ * (shim_fds_closed skips the shim's own). */
+static void shim_after_closing(unsigned first, unsigned last)
+{
+	if (shim_active()) {
+		int saved_errno = errno;
+		shim_fds_closed(first, last);
+		errno = saved_errno;
+	}
+}
+
+/* The number of threads in the process, from /proc/self/status, or -1.
+ * Async-signal-safe (close_range may be called from a handler). */
+static int shim_thread_count(void)
+{
+	const struct shim_real *real = shim_real();
+	char buf[4096];
+	int fd = real->open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = real->read(fd, buf, sizeof(buf) - 1);
+	real->close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "\nThreads:");
+	return p ? atoi(p + 9) : -1;
+}
+
+/*
+ * CLOSE_RANGE_UNSHARE gives the caller a descriptor table of its own
+ * before closing, when the table is shared. The stats server's thread
+ * shares the host's table, so with the shim it always is; when the caller
+ * is the host's only thread it would not be without the shim, and an
+ * unshare would leave every descriptor the host closes open in the
+ * table the server's thread keeps (sockets that never end). Then the
+ * flag is dropped: the kernel's unshare would have done nothing.
+ */
+static int shim_close_range_flags(int flags)
+{
+	if (!(flags & CLOSE_RANGE_UNSHARE) || shim_in_foreign_process())
+		return flags;
+	if (atomic_load(&shim_server_up) && shim_thread_count() == 2)
+		return flags & ~CLOSE_RANGE_UNSHARE;
+	return flags;
+}
+
+int shim_close_range(unsigned first, unsigned last, int flags)
+{
+	const struct shim_real *real = shim_real();
+	int own[SHIM_OWN_FDS_MAX];
+	int n = 0;
+
+	if (!shim_is_self())
+		flags = shim_close_range_flags(flags);
+	/* With CLOSE_RANGE_UNSHARE still set the caller gets a table of its
+	 * own, where the shim's copies are the caller's to close (the
+	 * server's thread keeps its table); CLOSE_RANGE_CLOEXEC closes
+	 * nothing (the shim's are close-on-exec already). */
+	if (first <= last &&
+	    !(flags & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) &&
+	    !shim_is_self())
+		n = shim_own_fds_checked(first, last, own);
+	if (n > 0 && shim_in_foreign_process())
+		n = 0; /* a vfork child's table is its own copy */
+	if (n == 0) {
+		int ret = real->close_range(first, last, flags);
+		if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+			shim_after_closing(first, last);
+		return ret;
+	}
+	/* The spans between the shim's descriptors, each with the host's
+	 * flags; the first failure is the answer. */
+	bool called = false;
+	unsigned from = first;
+	for (int i = 0; i <= n; i++) {
+		unsigned to = i < n ? (unsigned)own[i] - 1 : last;
+		if (i == n || (unsigned)own[i] > from) {
+			if (from <= to) {
+				int ret = real->close_range(from, to, flags);
+				if (ret != 0)
+					return ret;
+				shim_after_closing(from, to);
+				called = true;
+			}
+		}
+		if (i < n)
+			from = (unsigned)own[i] + 1;
+	}
+	/* Only the shim's in the range: nothing to close, but the flags are
+	 * checked as the kernel would (a number no table reaches). */
+	if (!called)
+		return real->close_range(~0u, ~0u, flags);
+	return 0;
+}
+
+/* Closes [first, last] (a span below one of the shim's numbers, so at
+ * most SHIM_OWN_FD_TOP long), by close_range or one by one. */
+static void shim_close_span(unsigned first, unsigned last)
+{
+	const struct shim_real *real = shim_real();
+	if (real->close_range && real->close_range(first, last, 0) == 0)
+		return;
+	for (unsigned fd = first; fd <= last; fd++)
+		real->close((int)fd);
+}
+
+void shim_closefrom(int lowfd)
+{
+	const struct shim_real *real = shim_real();
+	int own[SHIM_OWN_FDS_MAX];
+	int n = lowfd >= 0 && !shim_is_self()
+		? shim_own_fds_checked((unsigned)lowfd, ~0u, own) : 0;
+	if (n > 0 && shim_in_foreign_process())
+		n = 0;
+	unsigned from = lowfd >= 0 ? (unsigned)lowfd : 0;
+	for (int i = 0; i < n; i++) {
+		if ((unsigned)own[i] > from)
+			shim_close_span(from, (unsigned)own[i] - 1);
+		from = (unsigned)own[i] + 1;
+	}
+	real->closefrom(n > 0 ? (int)from : lowfd);
+	if (lowfd >= 0)
+		shim_after_closing((unsigned)lowfd, ~0u);
+}
+
+bool shim_own_fd_vacate(int oldfd, int fd)
+{
+	if (shim_is_self() || shim_in_foreign_process())
+		return false;
+	int saved_errno = errno;
+	bool stopped = false;
+	/* The call fails without touching fd when oldfd is not open (or is
+	 * the shim's: refused before this). */
+	if (shim_real()->fcntl(oldfd, F_GETFD) < 0)
+		goto out;
+	if (!shim_own_fd_verify(fd)) { /* a stale mark: the host's number */
+		shim_own_fd_forget(fd);
+		goto out;
+	}
+	if (shim_signal_depth > 0) {
+		/* A signal handler cannot wait for the server's thread: the
+		 * number is given up, the thread finds its descriptor gone
+		 * and makes a new one (stats_server.h). */
+		shim_own_fd_forget(fd);
+		goto out;
+	}
+	shim_depth++;
+	pthread_mutex_lock(&shim_server_lock);
+	if (shim.server) {
+		shim_stop_server_locked();
+		stopped = true;
+	}
+	pthread_mutex_unlock(&shim_server_lock);
+	/* Not the server's (or a stop that gave up waiting): the number is
+	 * the host's from now on either way. */
+	shim_own_fd_forget(fd);
+	shim_depth--;
+out:
+	errno = saved_errno;
+	return stopped;
+}
+
+void shim_exit_now(void)
+{
+	/* A vfork child shares shim.pid with its parent: not ours then. */
+	if (!shim.socket_path[0] || getpid() != shim.pid)
+		return;
+	int saved_errno = errno;
+	struct stat st;
+	if (lstat(shim.socket_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_uid == geteuid())
+		unlink(shim.socket_path);
+	errno = saved_errno;
+}
+
 /* ---- the stats server, exit dump, fork ------------------------------- */
 
 static void shim_server_thread_init(void)
 {
 	shim_depth = 1; /* this thread's I/O is the shim's own */
+	SHIM_FAULTS_EXEMPT_THREAD();
 }
 
-static void shim_start_server(void)
+/* Starts the stats server; its descriptors are the shim's own
+ * (own_fds.h). Called with shim_server_lock held (or in a fork child). */
+static void shim_start_server_locked(void)
 {
 	char dir[PATH_MAX];
 	if (socket_dir_default(dir, sizeof(dir), shim_getenv1) != 0) {
@@ -351,8 +676,92 @@ static void shim_start_server(void)
 		.process = program_invocation_short_name,
 		.thread_init = shim_server_thread_init,
 		.warn = shim_warn,
+		.fd_adopt = shim_own_fd_adopt,
+		.fd_forget = shim_own_fd_forget,
 	};
 	shim.server = stats_server_start(shim.registry, &cfg);
+	if (shim.server) {
+		snprintf(shim.socket_path, sizeof(shim.socket_path), "%s",
+			 stats_server_path(shim.server));
+		atomic_store(&shim_server_up, true);
+	}
+}
+
+/* Stops it (removing its socket file). Lock held. */
+static void shim_stop_server_locked(void)
+{
+	atomic_store(&shim_server_up, false);
+	shim.socket_path[0] = '\0';
+	stats_server_stop(shim.server);
+	shim.server = NULL;
+}
+
+/* In a fork child: lets go of the parent's server (closing the child's
+ * copies of its descriptors) without touching its thread or socket
+ * file. The child is single-threaded here: no lock. */
+static void shim_forget_server(void)
+{
+	pthread_mutex_init(&shim_server_lock, NULL);
+	atomic_store(&shim_server_up, false);
+	shim.socket_path[0] = '\0';
+	if (shim.server)
+		stats_server_forget(shim.server);
+	shim.server = NULL;
+}
+
+/* In a fork child: closes its copies of the shim's descriptors (the
+ * listening socket, and a client being served, which would otherwise
+ * wait for the end of its answer until this child exits) and forgets
+ * them. stats_server_forget then finds nothing of its own to close. */
+static void shim_own_fds_close_inherited(void)
+{
+	int own[SHIM_OWN_FDS_MAX];
+	int n = shim_own_fds_in(0, ~0u, own);
+	for (int i = 0; i < n; i++) {
+		shim_real()->close(own[i]);
+		shim_fd_swap_kind(own[i], SHIM_FD_OWN, SHIM_FD_UNKNOWN);
+	}
+	shim_own_fds_forget_all();
+}
+
+void shim_own_fd_vacated(void)
+{
+	int saved_errno = errno;
+	int state = atomic_load(&shim_state);
+	shim_depth++;
+	pthread_mutex_lock(&shim_server_lock);
+	if (!shim.server && (state == SHIM_ON || state == SHIM_TRIPPED))
+		shim_start_server_locked();
+	pthread_mutex_unlock(&shim_server_lock);
+	shim_depth--;
+	errno = saved_errno;
+}
+
+/* Opens the dump file for writing, readable by its owner only: it holds
+ * message content. A symlink planted at the path (say in a shared /tmp)
+ * is refused rather than followed, and so is a file another user owns.
+ * Returns NULL with errno set. */
+static FILE *shim_open_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+				    O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || fchmod(fd, 0600) != 0)
+		goto close_fd;
+	if (st.st_uid != geteuid()) {
+		errno = EPERM;
+		goto close_fd;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (f)
+		return f;
+close_fd:;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return NULL;
 }
 
 /* WSDBG_DUMP: the snapshot at exit, "%p" in the path replaced by the pid. */
@@ -378,7 +787,7 @@ static void shim_write_dump(void)
 	};
 	size_t len = 0;
 	char *json = registry_snapshot_json(shim.registry, &opt, &len);
-	FILE *f = json ? fopen(path, "w") : NULL;
+	FILE *f = json ? shim_open_private(path) : NULL;
 	if (!f || fwrite(json, 1, len, f) != len || fputc('\n', f) == EOF) {
 		char line[PATH_MAX + 64];
 		snprintf(line, sizeof(line), "wsdbg: cannot write %s: %s", path,
@@ -394,23 +803,38 @@ static void shim_write_dump(void)
  * ours. Start over with an empty registry and a socket of our own. */
 static void shim_atfork_child(void)
 {
-	if (atomic_load(&shim_state) != SHIM_ON)
+	int state = atomic_load(&shim_state);
+	if (state == SHIM_TRIPPED) {
+		/* Tracking stays off in the child; the parent's server is not
+		 * its to run. */
+		shim_depth++;
+		shim_own_fds_close_inherited();
+		shim_forget_server();
+		shim_depth--;
+		atomic_store(&shim_state, SHIM_OFF);
+		return;
+	}
+	if (state != SHIM_ON)
 		return;
 	shim_depth++;
+	SHIM_FAULTS_ARM(false);
+	shim_own_fds_close_inherited();
 	shim_fdtable_forget_all();
-	if (shim.server)
-		stats_server_forget(shim.server);
-	shim.server = NULL;
+	shim_forget_server();
 	/* The parent's registry may be locked by a thread that is not here:
 	 * leave it, make a new one. */
 	struct registry_config cfg = registry_get_config(shim.registry);
 	shim.registry = registry_new(&cfg);
 	shim.capture.registry = shim.registry;
 	shim.pid = getpid();
-	if (!shim.registry)
+	if (!shim.registry) {
 		atomic_store(&shim_state, SHIM_OFF);
-	else
-		shim_start_server();
+		shim_warn("wsdbg: out of memory in a fork child; tracking is "
+			  "off for it (pass-through)");
+	} else {
+		shim_start_server_locked();
+	}
+	SHIM_FAULTS_ARM(true);
 	shim_depth--;
 }
 
@@ -420,19 +844,25 @@ __attribute__((constructor)) static void shim_constructor(void)
 		return;
 	shim_depth++;
 	pthread_atfork(NULL, NULL, shim_atfork_child);
-	shim_start_server();
+	pthread_mutex_lock(&shim_server_lock);
+	shim_start_server_locked();
+	pthread_mutex_unlock(&shim_server_lock);
+	SHIM_FAULTS_ARM(true);
 	shim_depth--;
 }
 
 __attribute__((destructor)) static void shim_destructor(void)
 {
-	if (atomic_load(&shim_state) != SHIM_ON || getpid() != shim.pid)
+	int state = atomic_load(&shim_state);
+	if ((state != SHIM_ON && state != SHIM_TRIPPED) || getpid() != shim.pid)
 		return;
 	shim_depth++;
+	SHIM_FAULTS_ARM(false);
 	if (shim.dump_path[0])
 		shim_write_dump();
+	pthread_mutex_lock(&shim_server_lock);
 	if (shim.server)
-		stats_server_stop(shim.server);
-	shim.server = NULL;
+		shim_stop_server_locked();
+	pthread_mutex_unlock(&shim_server_lock);
 	shim_depth--;
 }

@@ -57,4 +57,44 @@ void shim_fds_closed(unsigned first, unsigned last);
 /* newfd now refers to what oldfd does (after a successful dup). */
 void shim_fd_duplicated(int oldfd, int newfd);
 
+/*
+ * The shim's own descriptors (own_fds.h), as the hooks meet them.
+ */
+
+/* How deep the calling thread is inside the shim (shim.c). > 0 on the
+ * stats server's thread, and while the shim does its own work on a host
+ * thread. */
+extern __thread int shim_depth __attribute__((tls_model("initial-exec")));
+
+/* fd is marked the shim's own: true (errno EBADF) when the caller is the
+ * host, which must not reach it; false for the shim itself, in a vfork
+ * child (its descriptor table is its own copy), or when the mark turns
+ * out stale (then dropped). */
+bool shim_own_fd_refused(int fd);
+
+/* The same for openat(dirfd, path): refused only when path is relative
+ * (an absolute one does not use dirfd). path may be NULL. */
+bool shim_own_dirfd_refused(int dirfd, const char *path);
+
+/* close() on a number marked the shim's own: EBADF for the host, the
+ * real close (and the mark dropped) for the shim. */
+int shim_own_fd_close(int fd);
+
+/* close_range() and closefrom() that close around the shim's own
+ * descriptors, with the C library's results. */
+int shim_close_range(unsigned first, unsigned last, int flags);
+void shim_closefrom(int lowfd);
+
+/* Before dup2/dup3(oldfd, fd) where fd is marked the shim's own: takes
+ * the shim's descriptor off fd so the host gets the number. Returns true
+ * when the stats server was stopped for it: the caller then calls
+ * shim_own_fd_vacated() after the real call, which starts it again. */
+bool shim_own_fd_vacate(int oldfd, int fd);
+void shim_own_fd_vacated(void);
+
+/* _exit/_Exit: the process ends now, without at-exit work; removes its
+ * stats socket file (when this is the process that made it: not in a
+ * vfork child). Async-signal-safe. */
+void shim_exit_now(void);
+
 #endif

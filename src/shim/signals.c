@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "real.h"
+#include "shim.h"
 
 typedef void (*shim_plain_handler)(int);
 typedef void (*shim_info_handler)(int, siginfo_t *, void *);
@@ -25,25 +26,29 @@ typedef void (*shim_info_handler)(int, siginfo_t *, void *);
 typedef void (*shim_any_handler)(void);
 
 __thread int shim_signal_depth __attribute__((tls_model("initial-exec")));
+__thread int shim_signal_base __attribute__((tls_model("initial-exec")));
 
 static _Atomic(shim_any_handler) shim_host_handler[NSIG];
 static _Atomic int shim_host_flags[NSIG];
 
-static void shim_trampoline(int sig, siginfo_t *info, void *context)
+SHIM_BEFORE_SANITIZER static void shim_trampoline(int sig, siginfo_t *info, void *context)
 {
 	shim_any_handler h = atomic_load(&shim_host_handler[sig]);
 	if (!h)
 		return;
+	int base = shim_signal_base;
+	shim_signal_base = shim_depth;
 	shim_signal_depth++;
 	if (atomic_load(&shim_host_flags[sig]) & SA_SIGINFO)
 		((shim_info_handler)h)(sig, info, context);
 	else
 		((shim_plain_handler)h)(sig);
 	shim_signal_depth--;
+	shim_signal_base = base;
 }
 
 /* A handler the host wrote itself (not SIG_DFL, SIG_IGN...). */
-static bool shim_is_function(const struct sigaction *act)
+SHIM_BEFORE_SANITIZER static bool shim_is_function(const struct sigaction *act)
 {
 	if (act->sa_flags & SA_SIGINFO)
 		return act->sa_sigaction != NULL;
@@ -51,17 +56,17 @@ static bool shim_is_function(const struct sigaction *act)
 	       act->sa_handler != SIG_ERR && act->sa_handler != NULL;
 }
 
-static shim_any_handler shim_handler_of(const struct sigaction *act)
+SHIM_BEFORE_SANITIZER static shim_any_handler shim_handler_of(const struct sigaction *act)
 {
 	return act->sa_flags & SA_SIGINFO ? (shim_any_handler)act->sa_sigaction
 					  : (shim_any_handler)act->sa_handler;
 }
 
-int shim_sigaction(int sig, const struct sigaction *act,
+SHIM_BEFORE_SANITIZER int shim_sigaction(int sig, const struct sigaction *act,
 		   struct sigaction *oldact)
 {
 	int (*real_sigaction)(int, const struct sigaction *,
-			      struct sigaction *) = shim_real()->sigaction;
+			      struct sigaction *) = shim_real_early()->sigaction;
 	if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
 		return real_sigaction(sig, act, oldact);
 
@@ -99,7 +104,7 @@ int shim_sigaction(int sig, const struct sigaction *act,
 	return ret;
 }
 
-void (*shim_signal(int sig, void (*handler)(int)))(int)
+SHIM_BEFORE_SANITIZER void (*shim_signal(int sig, void (*handler)(int)))(int)
 {
 	/* glibc's signal(): BSD semantics, the signal blocked in its
 	 * handler, interrupted calls restarted. */

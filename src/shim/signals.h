@@ -19,6 +19,14 @@
 extern __thread int shim_signal_depth
 	__attribute__((tls_model("initial-exec")));
 
+/* shim_depth (shim.h) when the innermost of the host's signal handlers
+ * running on this thread started (0 outside handlers): code deeper than
+ * that is the shim's own, even when a handler called it (exit() in a
+ * handler runs the shim's destructor); a handler that interrupted the
+ * shim is not. */
+extern __thread int shim_signal_base
+	__attribute__((tls_model("initial-exec")));
+
 /* sigaction() with the host's handler wrapped; same contract. */
 int shim_sigaction(int sig, const struct sigaction *act,
 		   struct sigaction *oldact);

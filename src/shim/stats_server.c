@@ -2,15 +2,18 @@
  * stats_server.c - the per-process stats server (stats_server.h).
  *
  * Layout: making the directory and the socket safe (on the caller's thread,
- * in stats_server_start), then the thread: one poll on the listening socket
- * and the stop eventfd; each client is checked, read, answered and closed
- * before the next is accepted. Every wait of the thread also watches the
- * stop eventfd, so stats_server_stop is answered at once even while a
- * stuck client is being served.
+ * in stats_server_start), then the thread: one poll on the listening
+ * socket; each client is checked, read, answered and closed before the
+ * next is accepted. Stop sets `stopping` and shuts the listening socket
+ * down, which every wait of the thread watches (POLLHUP), so it is
+ * answered at once even while a stuck client is being served. A
+ * listening socket that dies otherwise is replaced by the thread.
  *
- * No lock of its own: the server object is written before the thread
- * starts and only read afterwards, except `handoff` (atomic), which decides
- * who frees the object when stop gives up waiting for the thread.
+ * The server object is written before the thread starts; afterwards the
+ * thread alone writes the listening socket's fields (when it replaces
+ * it), under fd_lock, which stop takes to read them. `stopping` and
+ * `handoff` are atomic; handoff decides who frees the object when stop
+ * gives up waiting for the thread.
  */
 #define _GNU_SOURCE /* SO_PEERCRED, struct ucred, accept4, strerror_r */
 #include "stats_server.h"
@@ -28,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -48,19 +50,39 @@
 /* Room for the error answer: every request byte may become \u00XX. */
 #define STATS_SERVER_ERROR_MAX (6 * STATS_SERVER_MAX_REQUEST + 128)
 
+/* What a descriptor was open on when the server made it: the server
+ * closes or uses a number only while it still is (stats_server_owns). */
+struct stats_server_file {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct stats_server {
 	struct registry *r;
 	pthread_t thread;
-	int listen_fd;
-	int stop_fd; /* eventfd; readable from the moment stop is asked */
 	uid_t euid;  /* the owner we require of the directory, the socket
 			and (besides root) of each client */
 	int pid;
 	char *process; /* NULL when the config gave none */
 	void (*thread_init)(void);
 	void (*warn)(const char *line);
+	int (*fd_adopt)(int fd);
+	void (*fd_forget)(int fd);
+	/* Guards the fields below it up to `started`: written by the thread
+	 * (when it replaces its listening socket, when it is up) and at
+	 * start, read by start, stop and forget. A leaf lock, held for no
+	 * blocking call. */
+	pthread_mutex_t fd_lock;
+	int listen_fd;                  /* -1 while there is none */
+	struct stats_server_file listen; /* what listen_fd is open on */
 	dev_t sock_dev; /* the socket file we bound, so stop removes only it */
 	ino_t sock_ino;
+	/* Set by the thread once it is up (thread_init run): start waits
+	 * for it, signalled by `started`, under fd_lock. */
+	bool up;
+	pthread_cond_t started;
+	/* Set by stop before it shuts the listening socket down. */
+	atomic_bool stopping;
 	/* Stop and the thread's end each add one; whoever reaches 2 frees the
 	 * object. Used only when stop stops waiting for the thread. */
 	atomic_int handoff;
@@ -117,6 +139,47 @@ static double stats_server_wall_time(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What fd is open on now; false when it is not open. */
+static bool stats_server_file_of(int fd, struct stats_server_file *f)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return false;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	return true;
+}
+
+/* True while fd is still open on the file f the server made. Sockets have
+ * inodes of their own: no other descriptor's file matches. */
+static bool stats_server_owns(int fd, const struct stats_server_file *f)
+{
+	struct stats_server_file now;
+
+	return stats_server_file_of(fd, &now) && now.dev == f->dev &&
+	       now.ino == f->ino;
+}
+
+/* The descriptor the server just made, as the config wants it kept. */
+static int stats_server_adopt(const struct stats_server *s, int fd)
+{
+	return s->fd_adopt ? s->fd_adopt(fd) : fd;
+}
+
+/* Lets go of fd, made on f: closed while it still is ours, else only
+ * forgotten (the number is someone else's now: never closed). */
+static void stats_server_release(const struct stats_server *s, int fd,
+				 const struct stats_server_file *f)
+{
+	if (fd < 0)
+		return;
+	if (stats_server_owns(fd, f))
+		close(fd);
+	else if (s->fd_forget)
+		s->fd_forget(fd);
 }
 
 /* ---- the directory and the socket file --------------------------------- */
@@ -204,12 +267,28 @@ static int stats_server_remove_stale(const char *path, uid_t euid, char *why,
 	return 0;
 }
 
+/* True when fd is an AF_UNIX socket bound to nothing yet: the socket the
+ * server just made, not a descriptor of the host's that took its number
+ * in between (own_fds.h). */
+static bool stats_server_is_fresh_socket(int fd)
+{
+	struct sockaddr_un addr;
+	socklen_t len = sizeof(addr);
+
+	return getsockname(fd, (struct sockaddr *)&addr, &len) == 0 &&
+	       addr.sun_family == AF_UNIX && len == sizeof(sa_family_t);
+}
+
 /*
- * Binds and listens on s->path with mode 0600; records the file's identity.
- * Returns the listening socket (close-on-exec, non-blocking) or -errno with
- * the reason in why.
+ * Binds and listens on s->path with mode 0600. Returns the listening
+ * socket (close-on-exec, non-blocking, adopted: stats_server_config), with
+ * the socket file's identity in *sock and the socket's in *listener, or
+ * -errno with the reason in why.
  */
-static int stats_server_listen(struct stats_server *s, char *why, size_t cap)
+static int stats_server_listen(const struct stats_server *s,
+			       struct stats_server_file *sock,
+			       struct stats_server_file *listener, char *why,
+			       size_t cap)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char err[128];
@@ -223,6 +302,17 @@ static int stats_server_listen(struct stats_server *s, char *why, size_t cap)
 		snprintf(why, cap, "cannot get a socket: %s",
 			 stats_server_strerror(e, err, sizeof(err)));
 		return -e;
+	}
+	/* Out of the host's way before anything is bound to it. */
+	fd = stats_server_adopt(s, fd);
+	if (!stats_server_is_fresh_socket(fd) ||
+	    !stats_server_file_of(fd, listener)) {
+		/* The host took the number back in between: not ours. */
+		if (s->fd_forget)
+			s->fd_forget(fd);
+		snprintf(why, cap, "cannot get a socket: its descriptor was "
+				   "taken over");
+		return -EBADF;
 	}
 	/* Linux gives the bound file the socket inode's mode minus the umask,
 	 * so the file is never more open than 0600, even for an instant. */
@@ -242,8 +332,8 @@ static int stats_server_listen(struct stats_server *s, char *why, size_t cap)
 			 stats_server_strerror(e, err, sizeof(err)));
 		goto unlink_socket;
 	}
-	s->sock_dev = st.st_dev;
-	s->sock_ino = st.st_ino;
+	sock->dev = st.st_dev;
+	sock->ino = st.st_ino;
 	if (listen(fd, STATS_SERVER_BACKLOG) < 0) {
 		e = errno;
 		snprintf(why, cap, "cannot listen: %s",
@@ -274,18 +364,24 @@ static void stats_server_unlink_socket(const struct stats_server *s)
 /*
  * Waits until fd has one of events (or an error or hang-up, which the next
  * call on fd reports). Returns 0, -ETIMEDOUT at deadline_ms (monotonic),
- * -ECANCELED when stop is asked, or -errno.
+ * -ECANCELED when stop is asked, or -errno. The listening socket is
+ * watched for the hang-up stop causes; a listening socket that reports
+ * anything else is left out (the thread replaces it after this client).
  */
-static int stats_server_wait(const struct stats_server *s, int fd, short events,
+static int stats_server_wait(struct stats_server *s, int fd, short events,
 			     int64_t deadline_ms)
 {
+	int watch = s->listen_fd; /* the thread's own field: no lock */
+
 	for (;;) {
 		int64_t left = deadline_ms - stats_server_now_ms();
 		struct pollfd p[2] = {
 		    {.fd = fd, .events = events},
-		    {.fd = s->stop_fd, .events = POLLIN},
+		    {.fd = watch, .events = 0}, /* -1: ignored by poll */
 		};
 
+		if (atomic_load(&s->stopping))
+			return -ECANCELED;
 		if (left <= 0)
 			return -ETIMEDOUT;
 		if (poll(p, 2, (int)left) < 0) {
@@ -293,8 +389,10 @@ static int stats_server_wait(const struct stats_server *s, int fd, short events,
 				continue;
 			return -errno;
 		}
-		if (p[1].revents)
+		if (atomic_load(&s->stopping))
 			return -ECANCELED;
+		if (p[1].revents)
+			watch = -1;
 		if (p[0].revents)
 			return 0;
 	}
@@ -307,7 +405,7 @@ static int stats_server_wait(const struct stats_server *s, int fd, short events,
  * STATS_SERVER_MAX_REQUEST bytes, -ENODATA for an empty end of file, or
  * what stats_server_wait and recv return.
  */
-static int stats_server_read_line(const struct stats_server *s, int fd,
+static int stats_server_read_line(struct stats_server *s, int fd,
 				  char *line)
 {
 	int64_t deadline = stats_server_now_ms() + STATS_SERVER_READ_MS;
@@ -348,7 +446,7 @@ static int stats_server_read_line(const struct stats_server *s, int fd,
 
 /* Sends all n bytes by deadline_ms. Returns 0 or -errno (-ETIMEDOUT,
  * -ECANCELED, -EPIPE for a vanished client, ...). Never raises SIGPIPE. */
-static int stats_server_send_all(const struct stats_server *s, int fd,
+static int stats_server_send_all(struct stats_server *s, int fd,
 				 const char *p, size_t n, int64_t deadline_ms)
 {
 	while (n > 0) {
@@ -370,7 +468,7 @@ static int stats_server_send_all(const struct stats_server *s, int fd,
 }
 
 /* Sends body and then "\n" within STATS_SERVER_WRITE_MS. */
-static int stats_server_answer(const struct stats_server *s, int fd,
+static int stats_server_answer(struct stats_server *s, int fd,
 			       const char *body, size_t len)
 {
 	int64_t deadline = stats_server_now_ms() + STATS_SERVER_WRITE_MS;
@@ -386,7 +484,7 @@ static int stats_server_answer(const struct stats_server *s, int fd,
  * hold any byte) is escaped for JSON; when it is not valid UTF-8 its
  * non-ASCII bytes become '?', so the answer always is.
  */
-static int stats_server_answer_error(const struct stats_server *s, int fd,
+static int stats_server_answer_error(struct stats_server *s, int fd,
 				     const char *message, const char *quoted,
 				     size_t n)
 {
@@ -520,7 +618,7 @@ static bool stats_server_parse(const char *line, size_t len,
 }
 
 /* Answers one parsed request. */
-static int stats_server_respond(const struct stats_server *s, int fd,
+static int stats_server_respond(struct stats_server *s, int fd,
 				const struct stats_request *req)
 {
 	struct registry_snapshot_options opt = {
@@ -549,7 +647,7 @@ static int stats_server_respond(const struct stats_server *s, int fd,
 
 /* Serves one accepted client: checks who it is, reads, answers. The
  * caller closes fd. */
-static void stats_server_serve(const struct stats_server *s, int fd)
+static void stats_server_serve(struct stats_server *s, int fd)
 {
 	char line[STATS_SERVER_MAX_REQUEST + 1];
 	struct stats_request req;
@@ -586,23 +684,85 @@ static void stats_server_serve(const struct stats_server *s, int fd)
 
 /* ---- the thread -------------------------------------------------------- */
 
-/* Sleeps STATS_SERVER_PAUSE_MS, or less when stop is asked. */
-static void stats_server_pause(const struct stats_server *s)
+/* Sleeps about ms, in slices, returning early once stop is asked. */
+static void stats_server_sleep(struct stats_server *s, int ms)
 {
-	struct pollfd p = {.fd = s->stop_fd, .events = POLLIN};
-
-	if (poll(&p, 1, STATS_SERVER_PAUSE_MS) < 0) {
-		struct timespec ts = {0, STATS_SERVER_PAUSE_MS * 1000000L};
+	while (ms > 0 && !atomic_load(&s->stopping)) {
+		int slice = ms < STATS_SERVER_PAUSE_MS ? ms : STATS_SERVER_PAUSE_MS;
+		struct timespec ts = {0, slice * 1000000L};
 		nanosleep(&ts, NULL);
+		ms -= slice;
 	}
+}
+
+static int stats_server_bind_path(const struct stats_server *s,
+				  struct stats_server_file *sock,
+				  struct stats_server_file *listener, char *why,
+				  size_t cap);
+
+/* The listening socket died (closed, replaced or shut down behind the
+ * server's back): lets go of its number without touching what the host
+ * may have put there. */
+static void stats_server_drop_listener(struct stats_server *s)
+{
+	pthread_mutex_lock(&s->fd_lock);
+	stats_server_release(s, s->listen_fd, &s->listen);
+	s->listen_fd = -1;
+	pthread_mutex_unlock(&s->fd_lock);
+}
+
+/* Makes a new listening socket at the same path. Returns whether there is
+ * one now. */
+static bool stats_server_reopen(struct stats_server *s)
+{
+	struct stats_server_file sock, listener;
+	char why[512];
+	int fd = stats_server_bind_path(s, &sock, &listener, why, sizeof(why));
+
+	if (fd < 0)
+		return false;
+	pthread_mutex_lock(&s->fd_lock);
+	s->listen_fd = fd;
+	s->listen = listener;
+	s->sock_dev = sock.dev;
+	s->sock_ino = sock.ino;
+	pthread_mutex_unlock(&s->fd_lock);
+	/* A stop that came in between found the old file; this one is ours
+	 * to remove (free closes the socket). */
+	if (atomic_load(&s->stopping))
+		stats_server_unlink_socket(s);
+	return true;
 }
 
 static void stats_server_free(struct stats_server *s)
 {
-	close(s->listen_fd);
-	close(s->stop_fd);
+	stats_server_release(s, s->listen_fd, &s->listen);
+	pthread_cond_destroy(&s->started);
+	pthread_mutex_destroy(&s->fd_lock);
 	free(s->process);
 	free(s);
+}
+
+/* Serves the client just accepted on fd, then closes it. */
+static void stats_server_client(struct stats_server *s, int fd)
+{
+	struct sockaddr_un addr;
+	socklen_t len = sizeof(addr);
+	struct stats_server_file file;
+
+	fd = stats_server_adopt(s, fd);
+	/* Accepted sockets carry the listening socket's address: anything
+	 * else at this number is the host's (own_fds.h), never touched. */
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ||
+	    addr.sun_family != AF_UNIX ||
+	    strncmp(addr.sun_path, s->path, sizeof(addr.sun_path)) != 0 ||
+	    !stats_server_file_of(fd, &file)) {
+		if (s->fd_forget)
+			s->fd_forget(fd);
+		return;
+	}
+	stats_server_serve(s, fd);
+	stats_server_release(s, fd, &file);
 }
 
 static void *stats_server_main(void *arg)
@@ -611,22 +771,32 @@ static void *stats_server_main(void *arg)
 
 	if (s->thread_init)
 		s->thread_init();
-	for (;;) {
-		struct pollfd p[2] = {
-		    {.fd = s->stop_fd, .events = POLLIN},
-		    {.fd = s->listen_fd, .events = POLLIN},
-		};
-
-		if (poll(p, 2, -1) < 0) {
-			if (errno != EINTR)
-				stats_server_pause(s);
+	pthread_mutex_lock(&s->fd_lock);
+	s->up = true;
+	pthread_cond_signal(&s->started);
+	pthread_mutex_unlock(&s->fd_lock);
+	while (!atomic_load(&s->stopping)) {
+		if (s->listen_fd < 0 && !stats_server_reopen(s)) {
+			stats_server_sleep(s, STATS_SERVER_RETRY_MS);
 			continue;
 		}
-		if (p[0].revents)
+		struct pollfd p = {.fd = s->listen_fd, .events = POLLIN};
+
+		if (poll(&p, 1, -1) < 0) {
+			if (errno != EINTR)
+				stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
+			continue;
+		}
+		if (atomic_load(&s->stopping))
 			break;
-		if (!(p[1].revents & POLLIN)) {
-			if (p[1].revents)
-				stats_server_pause(s);
+		/* A healthy listening socket only ever gets readable; and it
+		 * must still be the one made (the host may have replaced the
+		 * number, and then it must not be accepted on). */
+		if (p.revents != POLLIN ||
+		    !stats_server_owns(s->listen_fd, &s->listen)) {
+			stats_server_drop_listener(s);
+			/* Not in a hot loop should it keep dying. */
+			stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
 			continue;
 		}
 		int fd = accept4(s->listen_fd, NULL, NULL,
@@ -636,11 +806,15 @@ static void *stats_server_main(void *arg)
 			 * too; do not spin on the pending connection. */
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM)
-				stats_server_pause(s);
+				stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
+			else if (errno == EBADF || errno == ENOTSOCK ||
+				 errno == EINVAL) {
+				stats_server_drop_listener(s);
+				stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
+			}
 			continue;
 		}
-		stats_server_serve(s, fd);
-		close(fd);
+		stats_server_client(s, fd);
 	}
 	if (atomic_fetch_add(&s->handoff, 1) == 1)
 		stats_server_free(s); /* stop gave up waiting; ours to free */
@@ -672,10 +846,15 @@ static int stats_server_make_path(struct stats_server *s, const char *dir)
 
 /* Starts the thread with every signal blocked from its first instruction
  * (it inherits the mask), so the host's signals go to the host's threads.
- * Returns 0 or -errno. */
+ * Returns 0 or -errno, once the thread is up: then it sits in poll and
+ * allocates nothing until a client comes. A host that forks right after
+ * (a daemon's fork, setsid, fork) so never forks it in the middle of its
+ * start, where an allocator without fork handlers (AddressSanitizer's)
+ * could be left locked in the child. */
 static int stats_server_spawn(struct stats_server *s)
 {
 	sigset_t all, old;
+	struct timespec until;
 	int err;
 
 	sigfillset(&all);
@@ -685,6 +864,14 @@ static int stats_server_spawn(struct stats_server *s)
 	if (err)
 		return -err;
 	pthread_setname_np(s->thread, "wsdbg-stats");
+	/* Bounded: a thread that cannot even start is not waited for. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&s->fd_lock);
+	while (!s->up &&
+	       pthread_cond_timedwait(&s->started, &s->fd_lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&s->fd_lock);
 	return 0;
 }
 
@@ -696,8 +883,8 @@ static int stats_server_spawn(struct stats_server *s)
 static int stats_server_open_socket(struct stats_server *s, const char *dir,
 				    char *why, size_t cap)
 {
-	char reason[256], err[128];
-	char *slash;
+	struct stats_server_file sock, listener;
+	char err[128];
 	int rc;
 
 	rc = stats_server_make_path(s, dir);
@@ -708,19 +895,42 @@ static int stats_server_open_socket(struct stats_server *s, const char *dir,
 			     : stats_server_strerror(-rc, err, sizeof(err)));
 		return rc;
 	}
+	rc = stats_server_bind_path(s, &sock, &listener, why, cap);
+	if (rc < 0)
+		return rc;
+	s->listen = listener;
+	s->sock_dev = sock.dev;
+	s->sock_ino = sock.ino;
+	return rc;
+}
+
+/*
+ * At s->path: the directory made safe, a stale socket removed, the
+ * listening socket. Returns it, with the identities stats_server_listen
+ * gives, or -errno with the warn line's detail ("'<path>' <reason>") in
+ * why. Also how the thread replaces a listening socket that died.
+ */
+static int stats_server_bind_path(const struct stats_server *s,
+				  struct stats_server_file *sock,
+				  struct stats_server_file *listener, char *why,
+				  size_t cap)
+{
+	char dir[sizeof(s->path)], reason[256];
+	int rc;
+
 	/* s->path up to its last '/' is the directory, made absolute. */
-	slash = strrchr(s->path, '/');
-	*slash = '\0';
-	rc = stats_server_prepare_dir(s->path, s->euid, reason, sizeof(reason));
+	memcpy(dir, s->path, sizeof(dir));
+	*strrchr(dir, '/') = '\0';
+	rc = stats_server_prepare_dir(dir, s->euid, reason, sizeof(reason));
 	if (rc < 0) {
-		snprintf(why, cap, "directory '%s' %s", s->path, reason);
+		snprintf(why, cap, "directory '%s' %s", dir, reason);
 		return rc;
 	}
-	*slash = '/';
 	rc =
 	    stats_server_remove_stale(s->path, s->euid, reason, sizeof(reason));
 	if (rc == 0)
-		rc = stats_server_listen(s, reason, sizeof(reason));
+		rc = stats_server_listen(s, sock, listener, reason,
+					 sizeof(reason));
 	if (rc < 0)
 		snprintf(why, cap, "'%s' %s", s->path, reason);
 	return rc;
@@ -745,40 +955,45 @@ struct stats_server *stats_server_start(struct registry *r,
 	*s = (struct stats_server){
 	    .r = r,
 	    .listen_fd = -1,
-	    .stop_fd = -1,
 	    .euid = geteuid(),
 	    .pid = cfg->pid,
 	    .thread_init = cfg->thread_init,
 	    .warn = cfg->warn,
+	    .fd_adopt = cfg->fd_adopt,
+	    .fd_forget = cfg->fd_forget,
 	};
-	if (cfg->process && !(s->process = strdup(cfg->process))) {
+	if (pthread_mutex_init(&s->fd_lock, NULL) != 0) {
 		snprintf(why, sizeof(why), "out of memory");
 		goto free_server;
+	}
+	if (pthread_cond_init(&s->started, NULL) != 0) {
+		pthread_mutex_destroy(&s->fd_lock);
+		snprintf(why, sizeof(why), "out of memory");
+		goto free_server;
+	}
+	if (cfg->process && !(s->process = strdup(cfg->process))) {
+		snprintf(why, sizeof(why), "out of memory");
+		goto destroy_lock;
 	}
 	s->listen_fd = stats_server_open_socket(s, cfg->dir, why, sizeof(why));
 	if (s->listen_fd < 0)
 		goto free_process;
-	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->stop_fd < 0) {
-		snprintf(why, sizeof(why), "eventfd: %s",
-			 stats_server_strerror(errno, err, sizeof(err)));
-		goto unlink_socket;
-	}
 	rc = stats_server_spawn(s);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "cannot start its thread: %s",
 			 stats_server_strerror(-rc, err, sizeof(err)));
-		goto close_eventfd;
+		goto unlink_socket;
 	}
 	return s;
 
-close_eventfd:
-	close(s->stop_fd);
 unlink_socket:
 	stats_server_unlink_socket(s);
-	close(s->listen_fd);
+	stats_server_release(s, s->listen_fd, &s->listen);
 free_process:
 	free(s->process);
+destroy_lock:
+	pthread_cond_destroy(&s->started);
+	pthread_mutex_destroy(&s->fd_lock);
 free_server:
 	free(s);
 warn:
@@ -792,11 +1007,16 @@ void stats_server_stop(struct stats_server *s)
 
 	if (!s)
 		return;
-	/* Cannot block or fail: the counter is far from overflow. */
-	eventfd_write(s->stop_fd, 1);
-	/* Clients stop finding us at once; the listening socket lives on
-	 * until the thread is gone. */
+	pthread_mutex_lock(&s->fd_lock);
+	atomic_store(&s->stopping, true);
+	/* Wakes the thread wherever it waits (they all watch for this
+	 * hang-up); connecting is refused from now on. The listening socket
+	 * itself is closed with the thread gone. */
+	if (s->listen_fd >= 0 && stats_server_owns(s->listen_fd, &s->listen))
+		shutdown(s->listen_fd, SHUT_RDWR);
+	/* Clients stop finding us at once. */
 	stats_server_unlink_socket(s);
+	pthread_mutex_unlock(&s->fd_lock);
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_nsec += (long)STATS_SERVER_JOIN_MS % 1000 * 1000000L;
@@ -820,6 +1040,15 @@ void stats_server_forget(struct stats_server *s)
 {
 	if (!s)
 		return;
-	/* Closing the child's copies leaves the parent's socket listening. */
-	stats_server_free(s);
+	/* Closing the child's copy leaves the parent's socket listening.
+	 * fd_lock may be held by a thread of the parent's that is not here:
+	 * neither taken nor destroyed. */
+	stats_server_release(s, s->listen_fd, &s->listen);
+	free(s->process);
+	free(s);
+}
+
+const char *stats_server_path(const struct stats_server *s)
+{
+	return s->path;
 }

@@ -27,7 +27,10 @@
  * root is closed without an answer (SO_PEERCRED).
  *
  * Never disturbing the host: the thread blocks every signal (the host's
- * signals go to its own threads); its descriptors are close-on-exec; it
+ * signals go to its own threads); its descriptors are close-on-exec, and
+ * handed to the config's fd_adopt as soon as they are made (the shim
+ * moves them out of the host's way); it never closes or uses a number
+ * that is no longer the file it made (checked by device and inode); it
  * writes with MSG_NOSIGNAL (no SIGPIPE); a request must arrive within
  * STATS_SERVER_READ_MS of the connection and the answer must be taken
  * within STATS_SERVER_WRITE_MS, else the client is dropped; clients are
@@ -35,7 +38,12 @@
  * registry_snapshot_json(), never while writing. Before each snapshot the
  * server expires closed connections past their ttl (registry_expire).
  *
- * Only libc and pthreads; Linux (SO_PEERCRED, eventfd, accept4).
+ * Surviving the host: when the listening socket dies under the server
+ * (closed or replaced by the host through calls no hook sees, shut down)
+ * the thread makes a new one at the same path, at once and then every
+ * STATS_SERVER_RETRY_MS while that fails, instead of ending.
+ *
+ * Only libc and pthreads; Linux (SO_PEERCRED, accept4).
  */
 #ifndef WSDBG_STATS_SERVER_H
 #define WSDBG_STATS_SERVER_H
@@ -51,6 +59,8 @@
 #define STATS_SERVER_READ_MS 1000
 /* How long a client has to take the whole answer. */
 #define STATS_SERVER_WRITE_MS 2000
+/* Between two attempts to make a new listening socket. */
+#define STATS_SERVER_RETRY_MS 1000
 
 struct stats_server_config {
 	/* Socket directory; a relative one is taken from the current
@@ -66,6 +76,16 @@ struct stats_server_config {
 	/* Called with one line ("wsdbg: ...", no trailing newline) for each
 	 * problem; only during stats_server_start() and stop. May be NULL. */
 	void (*warn)(const char *line);
+	/* Called with each descriptor the server has just made (its
+	 * listening socket, before binding it; each client): returns the
+	 * descriptor to use instead (closing fd when it is another), or fd.
+	 * The server closes what it adopted with close(). May be NULL. */
+	int (*fd_adopt)(int fd);
+	/* Called when the server stops using an adopted descriptor without
+	 * closing it, because the number is no longer the file it made (the
+	 * host closed or replaced it behind the server's back). May be
+	 * NULL. */
+	void (*fd_forget)(int fd);
 };
 
 /* The directory to pass as dir: socket_dir_default() (socket_dir.h). */
@@ -91,10 +111,11 @@ struct stats_server *stats_server_start(struct registry *r,
 					const struct stats_server_config *cfg);
 
 /*
- * Stops the thread, waiting at most about a second for it (it notices at
- * once unless it is inside registry_snapshot_json; if it is still busy
- * then, it is left to finish and free itself, after one warn line), removes
- * the socket file if it is still the one we bound, frees. s may be NULL.
+ * Stops the thread (shutting its listening socket down wakes it), waiting
+ * at most about a second for it (it notices at once unless it is inside
+ * registry_snapshot_json; if it is still busy then, it is left to finish
+ * and free itself, after one warn line), removes the socket file if it is
+ * still the one we bound, frees. s may be NULL.
  */
 void stats_server_stop(struct stats_server *s);
 
@@ -104,5 +125,9 @@ void stats_server_stop(struct stats_server *s);
  * the child) or the socket file (it is the parent's). s may be NULL.
  */
 void stats_server_forget(struct stats_server *s);
+
+/* The socket's path, <dir>/<pid>.sock with dir made absolute; valid until
+ * stop or forget. */
+const char *stats_server_path(const struct stats_server *s);
 
 #endif

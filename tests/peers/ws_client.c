@@ -2,7 +2,7 @@
  * ws_client.c - the project's own WebSocket client, for driving servers
  * under the shim (and for running under it itself).
  *
- *   ws-client [--io read|recv|readv|recvmsg] [--path TARGET] [--pipeline]
+ *   ws-client [--io read|recv|readv|recvmsg|recvfrom] [--path TARGET] [--pipeline]
  *             [--bytewise] [--timeout S] PORT [STEP...]
  *
  * Connects to 127.0.0.1:PORT, upgrades with "GET TARGET" (default

@@ -2,8 +2,9 @@
  * ws_echo_server.c - the project's own WebSocket echo server, for running
  * under the shim.
  *
- *   ws-echo-server [--port P] [--io read|recv|readv|recvmsg]
+ *   ws-echo-server [--port P] [--io read|recv|readv|recvmsg|recvfrom]
  *                  [--threads | --fork] [--connections N] [--timeout S]
+ *                  [--spawn vfork|posix_spawn] [--exec-child]
  *
  * Listens on 127.0.0.1 (port 0: the kernel picks), prints "PORT <n>" on
  * stdout once listening, then serves WebSocket connections: every text or
@@ -13,13 +14,25 @@
  * server closes the socket.
  *
  *   --io       the calls bytes move with: read/write, recv/send,
- *              readv/writev, recvmsg/sendmsg (default read);
+ *              readv/writev, recvmsg/sendmsg, recvfrom/sendto (default
+ *              read);
  *   --threads  a thread per connection;
  *   --fork     a process per connection: the parent accepts, the child
  *              serves and exits (with exit(), so at-exit work runs);
  *   --connections N  exit after N connections have ended (default: serve
  *              until the timeout);
- *   --timeout S  give up S seconds after start (default 30).
+ *   --timeout S  give up S seconds after start (default 30);
+ *   --spawn    after echoing each text or binary message, run /bin/true
+ *              and wait for it, started with vfork (the child closes the
+ *              connection's fd, opens /dev/null onto stdin with open and
+ *              dup2, then execs) or with posix_spawn (the same as file
+ *              actions); a child that does not exit 0 fails the
+ *              connection;
+ *   --exec-child  once listening, fork and exec a second ws-echo-server
+ *              (this program again) that serves one connection with the
+ *              same --io on a port of its own, and prints its own "PORT
+ *              <n>" line after ours; at the end wait for it: its exit
+ *              status counts as a connection's.
  *
  * Exit status: 0 when every connection ended well (a close handshake, or
  * the client going away between frames); 1 when one failed (protocol
@@ -38,6 +51,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -46,6 +61,7 @@
 static const char prog[] = "ws-echo-server";
 
 enum server_mode { MODE_SEQUENTIAL, MODE_THREADS, MODE_FORK };
+enum spawn_mode { SPAWN_NONE, SPAWN_VFORK, SPAWN_POSIX_SPAWN };
 
 struct options {
 	int port;
@@ -53,9 +69,64 @@ struct options {
 	enum server_mode mode;
 	long connections; /* 0: unlimited */
 	double timeout;
+	enum spawn_mode spawn;
+	bool exec_child;
+	const char *io_name;
 };
 
 static double deadline;
+static enum spawn_mode spawn_mode;
+
+extern char **environ;
+
+/* --spawn: runs /bin/true while connection fd is open, as the option
+ * says. Returns 0 when it ran and exited 0. */
+static int spawn_true(int fd)
+{
+	char *const argv[] = {(char *)"true", NULL};
+	pid_t pid;
+	int status;
+
+	if (spawn_mode == SPAWN_VFORK) {
+		pid = vfork();
+		if (pid == 0) {
+			/* Only what a vfork child may do: close, open, dup2
+			 * and exec; all of them hooked under the shim. */
+			close(fd);
+			int null = open("/dev/null", O_RDONLY);
+			if (null < 0 || dup2(null, 0) < 0)
+				_exit(126);
+			execve("/bin/true", argv, environ);
+			_exit(127);
+		}
+	} else {
+		posix_spawn_file_actions_t fa;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addclose(&fa, fd);
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+						 0);
+		int err = posix_spawn(&pid, "/bin/true", &fa, NULL, argv,
+				      environ);
+		posix_spawn_file_actions_destroy(&fa);
+		if (err != 0) {
+			errno = err;
+			pid = -1;
+		}
+	}
+	if (pid < 0) {
+		fprintf(stderr, "%s: spawning /bin/true: %s\n", prog,
+			strerror(errno));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "%s: /bin/true did not exit 0\n", prog);
+		return -1;
+	}
+	return 0;
+}
 
 /* Serves one connection until its close handshake or end of file.
  * Returns 0 when it ended well, -1 otherwise. The fd is not closed. */
@@ -94,6 +165,9 @@ static int serve(int fd, enum peer_io io)
 		uint8_t opcode =
 		    m.opcode == PEER_OP_PING ? PEER_OP_PONG : m.opcode;
 		if (peer_send_frame(&c, true, opcode, m.data, m.len) != 0)
+			break;
+		if (spawn_mode != SPAWN_NONE && opcode != PEER_OP_PONG &&
+		    spawn_true(fd) != 0)
 			break;
 	}
 free_conn:
@@ -255,8 +329,9 @@ static int wait_children(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: %s [--port P] [--io read|recv|readv|recvmsg] "
-		"[--threads|--fork] [--connections N] [--timeout S]\n",
+		"usage: %s [--port P] [--io read|recv|readv|recvmsg|recvfrom] "
+		"[--threads|--fork] [--connections N] [--timeout S] "
+		"[--spawn vfork|posix_spawn] [--exec-child]\n",
 		prog);
 	exit(2);
 }
@@ -273,7 +348,8 @@ static long number(const char *s, long min, long max)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	*o = (struct options){.io = PEER_IO_READ, .timeout = 30};
+	*o = (struct options){.io = PEER_IO_READ, .timeout = 30,
+			      .io_name = "read"};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool has_value = i + 1 < argc;
@@ -288,8 +364,19 @@ static void parse_options(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "--timeout") == 0 && has_value) {
 			o->timeout = (double)number(argv[++i], 1, 86400);
 		} else if (strcmp(a, "--io") == 0 && has_value) {
-			if (peer_io_from_name(argv[++i], &o->io) != 0)
+			o->io_name = argv[++i];
+			if (peer_io_from_name(o->io_name, &o->io) != 0)
 				usage();
+		} else if (strcmp(a, "--spawn") == 0 && has_value) {
+			i++;
+			if (strcmp(argv[i], "vfork") == 0)
+				o->spawn = SPAWN_VFORK;
+			else if (strcmp(argv[i], "posix_spawn") == 0)
+				o->spawn = SPAWN_POSIX_SPAWN;
+			else
+				usage();
+		} else if (strcmp(a, "--exec-child") == 0) {
+			o->exec_child = true;
 		} else {
 			usage();
 		}
@@ -349,15 +436,38 @@ static int accept_one(int listen_fd)
 	}
 }
 
+/* --exec-child: a second server, this program run again. Returns its
+ * pid, or -1. */
+static pid_t exec_child(const struct options *o)
+{
+	char timeout[32];
+	snprintf(timeout, sizeof(timeout), "%d", (int)o->timeout);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The listening socket is close-on-exec: not the child's. */
+		execl("/proc/self/exe", prog, "--connections", "1", "--timeout",
+		      timeout, "--io", o->io_name, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		fprintf(stderr, "%s: fork: %s\n", prog, strerror(errno));
+	return pid;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	int failed = 0, timed_out = 0;
+	pid_t child = -1;
 
 	parse_options(argc, argv, &o);
+	spawn_mode = o.spawn;
 	signal(SIGPIPE, SIG_IGN);
 	deadline = peer_now() + o.timeout;
 	int listen_fd = listen_on(o.port);
+	if (o.exec_child && (child = exec_child(&o)) < 0)
+		failed = 1;
 
 	for (long served = 0; o.connections == 0 || served < o.connections;
 	     served++) {
@@ -389,5 +499,14 @@ int main(int argc, char **argv)
 	else if (o.mode == MODE_FORK)
 		failed |= wait_children() != 0;
 	close(listen_fd);
+	if (child > 0) {
+		int status;
+		while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "%s: the exec'd child failed\n", prog);
+			failed = 1;
+		}
+	}
 	return timed_out ? 3 : failed ? 1 : 0;
 }

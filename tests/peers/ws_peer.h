@@ -22,10 +22,16 @@ enum peer_io {
 	PEER_IO_RECV,	 /* recv / send */
 	PEER_IO_READV,	 /* readv / writev, two iovecs each */
 	PEER_IO_RECVMSG, /* recvmsg / sendmsg, two iovecs each */
+	PEER_IO_RECVFROM, /* recvfrom / sendto, no address */
 };
 
-/* "read", "recv", "readv", "recvmsg" (or the write-side names) into *out.
- * Returns 0, or -1 for an unknown name. */
+/* "read", "recv", "readv", "recvmsg", "recvfrom" (or the write-side
+ * names) into *out. Returns 0, or -1 for an unknown name.
+ *
+ * Built with PEER_STAGED_READS (the -D_FORTIFY_SOURCE=2 peers), read,
+ * recv and recvfrom go into a fixed-size stack buffer first, so that the
+ * compiler knows its size and calls the C library's fortified entry
+ * points (__read_chk, __recv_chk, __recvfrom_chk) instead. */
 int peer_io_from_name(const char *name, enum peer_io *out);
 
 /* RFC 6455 5.2 opcodes. */

@@ -1,6 +1,10 @@
 """The project's C echo server and client, both under the shim, with one
-pair of I/O calls (--io read|recv|readv|recvmsg, meaning read/write,
-recv/send, readv/writev, recvmsg/sendmsg on both sides).
+pair of I/O calls (--io read|recv|readv|recvmsg|recvfrom, meaning
+read/write, recv/send, readv/writev, recvmsg/sendmsg, recvfrom/sendto on
+both sides). With --fortified the peers are the -D_FORTIFY_SOURCE=2
+builds (tests/peers/meson.build), and the scenario first checks that both
+import the C library's __read_chk, __recv_chk and __recvfrom_chk (so the
+reads go through those entry points, which the shim must hook too).
 
 Two connections: a step-by-step session (text, binary with a 16-bit
 length, ping, a text in 3 fragments, a 70000-byte text with a 64-bit
@@ -20,6 +24,7 @@ writes every byte with its own call. Checks:
 """
 import glob
 import os
+import subprocess
 import sys
 
 import harness
@@ -81,11 +86,31 @@ def check_server_conn(c, steps, port, what, path, query, close,
                           strict_order=strict_order)
 
 
+FORTIFIED_READS = {"__read_chk", "__recv_chk", "__recvfrom_chk"}
+
+
+def imported_symbols(path):
+    """The dynamic symbols an executable imports, without versions."""
+    out = subprocess.run(["nm", "-D", "--undefined-only", path],
+                         capture_output=True, text=True, check=True).stdout
+    return {line.split()[-1].split("@")[0] for line in out.splitlines()
+            if line.strip()}
+
+
+def extra(p):
+    p.add_argument("--io", required=True,
+                   choices=["read", "recv", "readv", "recvmsg", "recvfrom"])
+    p.add_argument("--fortified", action="store_true")
+
+
 def main():
-    args = harness.parse_args(
-        lambda p: p.add_argument("--io", required=True,
-                                 choices=["read", "recv", "readv",
-                                          "recvmsg"]))
+    args = harness.parse_args(extra)
+    if args.fortified:
+        for exe in (args.server, args.client):
+            got = imported_symbols(exe) & FORTIFIED_READS
+            check(got == FORTIFIED_READS,
+                  f"{os.path.basename(exe)} imports the fortified reads: "
+                  f"{sorted(got)}")
     close_main = {"code": 4001, "reason": "done here", "by": "client"}
     close_second = {"code": 1000, "reason": "bye", "by": "client"}
     with harness.temp_dir() as plain_tmp, harness.temp_dir() as tmp:
@@ -116,7 +141,7 @@ def main():
             snap = harness.load_json(dump_path)
             check(snap["wsdbg"] == 1 and snap["pid"] == server.pid,
                   "server dump: schema 1, pid")
-            check(snap["process"] == "ws-echo-server",
+            check(snap["process"] == os.path.basename(args.server),
                   f"server dump: process {snap['process']}")
             conns = sorted(snap["connections"], key=lambda c: c["opened_at"])
             check(len(conns) == 2, f"server dump: two connections: "

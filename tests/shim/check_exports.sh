@@ -4,9 +4,11 @@
 set -eu
 export LC_ALL=C  # byte order, as the list below is sorted
 lib=$1
-expected='__read_chk
+expected='_Exit
+__read_chk
 __recv_chk
 __recvfrom_chk
+_exit
 accept
 accept4
 close
