@@ -23,7 +23,7 @@ enum {
  * away).
  */
 extern bool cli_quiet;
-extern char cli_last_error[512];
+extern char cli_last_error[1024];
 
 /* Prints "wsdbg: " and the message as one line on stderr. */
 __attribute__((format(printf, 1, 2)))

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clean.h"
 #include "cli.h"
 #include "conn_view.h"
 #include "format.h"
@@ -84,7 +85,15 @@ static void print_table(const json_t *conns, bool color)
 			     col == COL_DURATION || col == COL_MSGS ||
 					     col == COL_BYTES || col == COL_RTT
 				     ? TABLE_RIGHT : TABLE_LEFT);
+	/* To fit a terminal: long texts give way first, then the figures a
+	 * glance can spare (round trip, duration, bytes) are left out. */
 	table_shrink_column(t, COL_PATH);
+	table_shrink_column(t, COL_CLOSE);
+	if (with_error)
+		table_shrink_column(t, COL_ERROR);
+	table_optional_column(t, COL_RTT, 3);
+	table_optional_column(t, COL_DURATION, 2);
+	table_optional_column(t, COL_BYTES, 1);
 	json_array_foreach(conns, i, c)
 		add_row(t, c, with_error);
 	table_print_free(t, stdout, color,
@@ -122,6 +131,8 @@ int cmd_conns(int argc, char **argv)
 	snap = source_snapshot(&q, &used, &status);
 	if (!snap)
 		return status;
+	if (!as_json)
+		clean_snapshot(snap);
 	conns = json_object_get(snap, "connections");
 	if (as_json) {
 		print_json(snap);

@@ -43,8 +43,7 @@ static json_t *dump_all_live(int *status)
 	n = source_list(dir, &procs);
 	if (n <= 0) {
 		if (n < 0)
-			cli_error("cannot read the socket directory %s: %s",
-				  dir, strerror((int)-n));
+			source_list_error(dir, n);
 		else
 			cli_error("no process is attached to wsdbg (no "
 				  "sockets in %s)", dir);

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clean.h"
 #include "cli.h"
 #include "conn_view.h"
 #include "format.h"
@@ -191,11 +192,40 @@ static void collect(struct rows *r, const json_t *conn,
 /* ---- printing ---------------------------------------------------------- */
 
 struct printer {
-	FILE *f;
+	FILE *f;    /* where a line goes: out, or a buffer for out */
+	FILE *out;  /* standard output */
 	bool color;
 	bool tag;   /* prefix rows with their connection id */
 	int tag_w;  /* width of that column */
+	unsigned width; /* the terminal's columns; 0: not a terminal */
+	char *line; /* the buffered line (width set) */
+	size_t line_len;
 };
+
+/*
+ * Lines are written between line_start and line_end. On a terminal they
+ * are buffered and cut to its width, so that each row stays one line
+ * however long its preview, target or close reason.
+ */
+static void line_start(struct printer *o)
+{
+	if (!o->width)
+		return;
+	o->f = open_memstream(&o->line, &o->line_len);
+	if (!o->f)
+		abort(); /* out of memory in a CLI: nothing to save */
+}
+
+static void line_end(struct printer *o)
+{
+	if (!o->width)
+		return;
+	if (fclose(o->f) != 0)
+		abort();
+	paint_put_clipped(o->out, o->line, o->width);
+	free(o->line);
+	o->f = o->out;
+}
 
 __attribute__((format(printf, 3, 4)))
 static void painted(const struct printer *o, enum paint p, const char *fmt,
@@ -295,12 +325,13 @@ static void print_content(const struct printer *o, const json_t *m)
 	}
 }
 
-static void print_row(const struct printer *o, const struct row *r)
+static void print_row(struct printer *o, const struct row *r)
 {
 	double opened = source_number(json_object_get(r->conn, "opened_at"));
 	char when[32], size[32], buf[512];
 	bool recv;
 
+	line_start(o);
 	if (o->tag)
 		painted(o, PAINT_BOLD, "%-*s  ", o->tag_w,
 			source_string(r->conn, "id", "?"));
@@ -312,6 +343,7 @@ static void print_row(const struct printer *o, const struct row *r)
 			painted(o, PAINT_DIM, "  %s", source_string(
 					r->conn, "extensions", ""));
 		fputc('\n', o->f);
+		line_end(o);
 		return;
 	}
 	if (r->kind == ROW_CLOSED) {
@@ -320,6 +352,7 @@ static void print_row(const struct printer *o, const struct row *r)
 		fputs(conn_view_close(json_object_get(r->conn, "close"), buf,
 				      sizeof(buf)), o->f);
 		fputc('\n', o->f);
+		line_end(o);
 		return;
 	}
 	recv = !strcmp(source_string(r->msg, "dir", ""), "received");
@@ -331,6 +364,7 @@ static void print_row(const struct printer *o, const struct row *r)
 	fputs("  ", o->f);
 	print_content(o, r->msg);
 	fputc('\n', o->f);
+	line_end(o);
 }
 
 /* The message rows from from on as a JSON array, or (lines: --follow) as
@@ -365,23 +399,11 @@ static void print_json(const struct rows *r, size_t from, bool lines)
 
 /* ---- the command ------------------------------------------------------- */
 
-/* The connection whose id is id (hex, any case), or NULL. */
-static const json_t *find_conn(const json_t *snap, const char *id)
-{
-	const json_t *conns = json_object_get(snap, "connections"), *c;
-	size_t i;
-
-	json_array_foreach(conns, i, c)
-		if (!strcasecmp(source_string(c, "id", ""), id))
-			return c;
-	return NULL;
-}
-
 static int show(const json_t *snap, const char *conn_id,
 		const struct msgs_filter *f, unsigned long limit, bool as_json,
 		bool following)
 {
-	struct printer o = {.f = stdout};
+	struct printer o = {.f = stdout, .out = stdout};
 	struct rows r = {0};
 	const json_t *conns = json_object_get(snap, "connections"), *c;
 	size_t i, from = 0, messages = 0;
@@ -389,7 +411,7 @@ static int show(const json_t *snap, const char *conn_id,
 	const char *name = source_string(snap, "process", "?");
 
 	if (conn_id) {
-		c = find_conn(snap, conn_id);
+		c = conn_view_find(snap, conn_id);
 		if (!c) {
 			cli_error("no connection %s in %s (pid %d); "
 				  "see 'wsdbg conns'", conn_id, name, pid);
@@ -420,11 +442,14 @@ static int show(const json_t *snap, const char *conn_id,
 		print_json(&r, from, following);
 	} else if (r.n || following) {
 		o.color = format_color_wanted(STDOUT_FILENO);
+		o.width = format_terminal_width(STDOUT_FILENO);
+		line_start(&o);
 		painted(&o, PAINT_DIM, "%s pid %d · %s%s · ← received, → sent"
 			"%s%s\n", name, pid, conn_id ? "connection " : "",
 			conn_id ? conn_id : "all connections",
 			from ? " · earlier rows left out (--limit)" : "",
 			following ? " · following (Ctrl-C stops)" : "");
+		line_end(&o);
 		for (i = from; i < r.n; i++)
 			print_row(&o, &r.v[i]);
 	}
@@ -519,7 +544,7 @@ static void follow_take(struct follower *fw, const json_t *snap,
 							  NULL);
 		bool fresh = !sc;
 
-		if (conn_id && strcasecmp(id, conn_id))
+		if (conn_id && !conn_view_is(c, conn_id))
 			continue;
 		if (fresh) {
 			sc = seen_add(fw, id);
@@ -578,18 +603,18 @@ static bool wait_for_stop(const sigset_t *stop, long ms)
 	return sigtimedwait(stop, NULL, &ts) > 0;
 }
 
-static int follow(const json_t *snap, const char *conn_id,
+static int follow(const json_t *snap, int pid, const char *conn_id,
 		  const struct msgs_filter *f, bool as_json)
 {
 	struct follower fw = {0};
-	struct printer o = {.f = stdout, .tag = !conn_id};
-	int pid = (int)json_integer_value(json_object_get(snap, "pid"));
+	struct printer o = {.f = stdout, .out = stdout, .tag = !conn_id};
 	char dir[4096], request[128];
 	unsigned long long lost;
 	sigset_t stop;
 	int status = CLI_OK;
 
 	o.color = !as_json && format_color_wanted(STDOUT_FILENO);
+	o.width = as_json ? 0 : format_terminal_width(STDOUT_FILENO);
 	if (!source_socket_dir(dir, sizeof(dir))) {
 		cli_error("socket directory name too long");
 		return CLI_NOTHING;
@@ -637,6 +662,8 @@ static int follow(const json_t *snap, const char *conn_id,
 			}
 			break;
 		}
+		if (!as_json)
+			clean_snapshot(ans);
 		follow_take(&fw, ans, conn_id, f, &r, &lost, false);
 		if (r.n > 1)
 			qsort(r.v, r.n, sizeof(*r.v), compare_rows);
@@ -679,14 +706,14 @@ int cmd_msgs(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct source_query q = {.request = "snapshot"};
 	struct msgs_filter f = {0};
 	const char *conn_id = NULL;
 	unsigned long limit = 0;
 	bool as_json = false, used, have_limit = false, following = false;
-	int opt, status = CLI_OK, rc;
+	int opt, status = CLI_OK, rc, pid = 0;
 	char bad[64];
 	json_t *snap;
+	struct source_query q = {.request = "snapshot", .asked_pid = &pid};
 
 	opterr = 0;
 	optind = 0;
@@ -739,6 +766,7 @@ int cmd_msgs(int argc, char **argv)
 	if (argc - optind == 2) {
 		q.target = argv[optind];
 		conn_id = argv[optind + 1];
+		q.conn = conn_id; /* a live process sends only that one */
 	} else if (argc - optind == 1) {
 		q.target = argv[optind];
 		q.target_optional = true;
@@ -751,13 +779,15 @@ int cmd_msgs(int argc, char **argv)
 	snap = source_snapshot(&q, &used, &status);
 	if (!snap)
 		goto done;
+	if (!as_json)
+		clean_snapshot(snap);
 	if (q.target_optional && !used)
 		conn_id = q.target;
 	if (!have_limit && !conn_id)
 		limit = MSGS_DEFAULT_LIMIT;
 	status = show(snap, conn_id, &f, limit, as_json, following);
 	if (following && status == CLI_OK)
-		status = follow(snap, conn_id, &f, as_json);
+		status = follow(snap, pid, conn_id, &f, as_json);
 	json_decref(snap);
 	goto done;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clean.h"
 #include "cli.h"
 #include "format.h"
 #include "paint.h"
@@ -93,8 +94,7 @@ int cmd_ps(int argc, char **argv)
 	}
 	n = source_list(dir, &procs);
 	if (n < 0) {
-		cli_error("cannot read the socket directory %s: %s", dir,
-			  strerror((int)-n));
+		source_list_error(dir, n);
 		return CLI_NOTHING;
 	}
 	if (n == 0) {
@@ -116,6 +116,9 @@ int cmd_ps(int argc, char **argv)
 		int status;
 		json_t *s = source_request(dir, procs[i].pid, "summary",
 					   &status);
+
+		if (s && !as_json)
+			clean_snapshot(s);
 
 		add_row(t, &procs[i], s);
 		json_array_append_new(rows, json_row(&procs[i], s));

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clean.h"
 #include "cli.h"
 #include "conn_view.h"
 #include "format.h"
@@ -61,10 +62,15 @@ static const char *or_dash(const char *s)
 
 static char *format_when(char buf[64], double t)
 {
-	time_t secs = (time_t)t;
+	time_t secs;
 	struct tm tm;
 	size_t n;
 
+	/* Up to the end of year 9999: anything else is no real time (and
+	 * would not convert to time_t safely). */
+	if (!(t >= 0 && t < 253402300800.0))
+		return strcpy(buf, "-");
+	secs = (time_t)t;
 	if (!gmtime_r(&secs, &tm))
 		return strcpy(buf, "-");
 	n = strftime(buf, 64, "%Y-%m-%d %H:%M:%S", &tm);
@@ -197,11 +203,25 @@ static void show_conn(const json_t *snap, const json_t *c)
 					  ? json_string_value(v) : "?");
 }
 
-/* The hex preview as a dump: offset, 16 bytes, their ASCII. */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The hex preview as a dump: offset, 16 bytes, their ASCII; it stops
+ * at the first pair that is not hex (only a hand-made file has one). */
 static void hex_dump(const char *hex)
 {
-	size_t n = strlen(hex) / 2;
+	size_t n = 0;
 
+	while (hex_digit(hex[2 * n]) >= 0 && hex_digit(hex[2 * n + 1]) >= 0)
+		n++;
 	for (size_t off = 0; off < n; off += 16) {
 		char ascii[17] = "";
 		size_t k;
@@ -214,7 +234,8 @@ static void hex_dump(const char *hex)
 				printf("   ");
 				continue;
 			}
-			sscanf(hex + 2 * (off + k), "%2x", &byte);
+			byte = (unsigned)(hex_digit(hex[2 * (off + k)]) << 4 |
+					  hex_digit(hex[2 * (off + k) + 1]));
 			printf(" %02x", byte);
 			ascii[k] = byte >= 0x20 && byte < 0x7f ? (char)byte
 							       : '.';
@@ -318,17 +339,6 @@ static void show_message(const json_t *snap, const json_t *c,
 	}
 }
 
-static const json_t *find_conn(const json_t *snap, const char *id)
-{
-	const json_t *conns = json_object_get(snap, "connections"), *c;
-	size_t i;
-
-	json_array_foreach(conns, i, c)
-		if (!strcasecmp(source_string(c, "id", ""), id))
-			return c;
-	return NULL;
-}
-
 int cmd_show(int argc, char **argv)
 {
 	struct source_query q = {.request = "snapshot"};
@@ -359,9 +369,13 @@ int cmd_show(int argc, char **argv)
 	} else {
 		conn_id = argv[optind];
 	}
+	/* Only that connection is asked for: PID CONN, CONN SEQ or CONN. */
+	q.conn = nargs == 1 ? argv[optind] : argv[optind + 1];
 	snap = source_snapshot(&q, &used, &status);
 	if (!snap)
 		return status;
+	if (!as_json)
+		clean_snapshot(snap);
 	if (nargs == 2) {
 		conn_id = argv[optind + (used ? 1 : 0)];
 		seq_arg = used ? NULL : argv[optind + 1];
@@ -371,7 +385,7 @@ int cmd_show(int argc, char **argv)
 		return cli_usage_error("show", "SEQ is a message number >= 1, "
 				       "not '%s'", seq_arg);
 	}
-	c = find_conn(snap, conn_id);
+	c = conn_view_find(snap, conn_id);
 	if (!c) {
 		cli_error("no connection %s in %s (pid %d); see 'wsdbg conns'",
 			  conn_id, source_string(snap, "process", "?"),

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clean.h"
 #include "cli.h"
 #include "format.h"
 #include "paint.h"
@@ -271,6 +272,8 @@ int cmd_stats(int argc, char **argv)
 	snap = source_snapshot(&q, &used, &status);
 	if (!snap)
 		return status;
+	if (!as_json)
+		clean_snapshot(snap);
 	gather(snap, &g);
 	if (as_json)
 		print_json(snap, &g);

@@ -3,8 +3,32 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "source.h"
+
+bool conn_view_is(const json_t *conn, const char *id)
+{
+	const char *have = source_string(conn, "id", NULL);
+	unsigned long long a, b;
+
+	if (!have)
+		return false;
+	if (source_conn_id(have, &a) && source_conn_id(id, &b))
+		return a == b;
+	return strcasecmp(have, id) == 0;
+}
+
+const json_t *conn_view_find(const json_t *snap, const char *id)
+{
+	const json_t *conns = json_object_get(snap, "connections"), *c;
+	size_t i;
+
+	json_array_foreach(conns, i, c)
+		if (conn_view_is(c, id))
+			return c;
+	return NULL;
+}
 
 const char *conn_view_target(const json_t *conn, char *buf, size_t cap)
 {

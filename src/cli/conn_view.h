@@ -6,10 +6,18 @@
 #define WSDBG_CLI_CONN_VIEW_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "format.h"
 #include "paint.h"
+
+/* Whether conn's "id" is id. Ids compare as the stats server reads them,
+ * as hex numbers ("0A" is "a"); anything else compares as text. */
+bool conn_view_is(const json_t *conn, const char *id);
+
+/* The connection of snap whose id is id (conn_view_is), or NULL. */
+const json_t *conn_view_find(const json_t *snap, const char *id);
 
 /* "/path?query", or "-" when no request line was seen. Returns buf. */
 const char *conn_view_target(const json_t *conn, char *buf, size_t cap);

@@ -23,10 +23,18 @@ char *format_size(char buf[32], uint64_t bytes)
 	return buf;
 }
 
+/* Beyond any real timestamp (about 31,700 years): larger values, which
+ * only a hostile snapshot holds, are shown as this, so that converting
+ * them to an integer stays defined. */
+#define FORMAT_MAX_SECONDS 1e12
+
 char *format_elapsed(char buf[32], double seconds)
 {
-	unsigned long long ms = seconds > 0 ? (unsigned long long)(
-					seconds * 1000.0 + 0.5) : 0;
+	unsigned long long ms;
+
+	if (seconds > FORMAT_MAX_SECONDS)
+		seconds = FORMAT_MAX_SECONDS;
+	ms = seconds > 0 ? (unsigned long long)(seconds * 1000.0 + 0.5) : 0;
 	unsigned long long h = ms / 3600000, m = ms / 60000 % 60;
 	unsigned long long sec = ms / 1000 % 60, milli = ms % 1000;
 
@@ -45,6 +53,8 @@ char *format_duration(char buf[32], double seconds)
 		snprintf(buf, 32, "0 ms");
 		return buf;
 	}
+	if (seconds > FORMAT_MAX_SECONDS)
+		seconds = FORMAT_MAX_SECONDS;
 	if (seconds < 1) {
 		snprintf(buf, 32, "%u ms", (unsigned)(seconds * 1000 + 0.5));
 		return buf;

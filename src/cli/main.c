@@ -11,42 +11,61 @@
 #include <string.h>
 
 #include "cli.h"
+#include "format.h"
+#include "source.h"
 
 #ifndef WSDBG_VERSION
 #define WSDBG_VERSION "unknown"
 #endif
 
 bool cli_quiet;
-char cli_last_error[512];
+char cli_last_error[1024];
+
+/*
+ * Prints prefix and the message as one line on stderr: control characters
+ * escaped (\n, \u001b...) so that whatever it quotes (names, paths, a
+ * peer's bytes) can neither break the line nor reach the terminal as a
+ * command; "…" when the message was cut at its buffer's size.
+ */
+__attribute__((format(printf, 2, 0)))
+static void error_line(const char *prefix, const char *fmt, va_list ap,
+		       const char *suffix)
+{
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+
+	if (n < 0)
+		return;
+	if (cli_quiet) {
+		snprintf(cli_last_error, sizeof(cli_last_error), "%s", line);
+		return;
+	}
+	fflush(stdout);
+	fputs(prefix, stderr);
+	format_preview_text(stderr, (const unsigned char *)line, strlen(line),
+			    sizeof(line), (size_t)n >= sizeof(line));
+	fprintf(stderr, "%s\n", suffix);
+}
 
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (cli_quiet) {
-		va_start(ap, fmt);
-		vsnprintf(cli_last_error, sizeof(cli_last_error), fmt, ap);
-		va_end(ap);
-		return;
-	}
-	fflush(stdout);
-	fputs("wsdbg: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	error_line("wsdbg: ", fmt, ap, "");
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+	char prefix[64], suffix[64];
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "wsdbg %s: ", cmd);
+	snprintf(prefix, sizeof(prefix), "wsdbg %s: ", cmd);
+	snprintf(suffix, sizeof(suffix), " (see 'wsdbg %s --help')", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	error_line(prefix, fmt, ap, suffix);
 	va_end(ap);
-	fprintf(stderr, " (see 'wsdbg %s --help')\n", cmd);
 	return CLI_USAGE;
 }
 
@@ -122,9 +141,15 @@ int main(int argc, char **argv)
 		printf("wsdbg %s\n", WSDBG_VERSION);
 		return CLI_OK;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(cmd, commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name))
+			continue;
+		/* A bad setting is a usage error, before anything is asked;
+		 * `run` reads no snapshot. */
+		if (commands[i].run != cmd_run && !source_check_env())
+			return CLI_USAGE;
+		return commands[i].run(argc - 1, argv + 1);
+	}
 	cli_error("unknown command '%s' (commands: run, ps, conns, msgs, "
 		  "show, stats, dump; see 'wsdbg --help')", cmd);
 	return CLI_USAGE;

@@ -6,6 +6,7 @@
 #define WSDBG_CLI_PAINT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 /* Colours of the human output. */
 enum paint {
@@ -32,5 +33,13 @@ bool format_color_wanted(int fd);
 
 /* Columns of the terminal on fd, or 0 when fd is not a terminal. */
 unsigned format_terminal_width(int fd);
+
+/*
+ * Writes text (UTF-8 lines, with this file's colour sequences) to f with
+ * each line cut to width columns: a line that is wider ends with "…" in
+ * its last column (and a colour reset when it had colours). Colour
+ * sequences take no column; every code point takes one. width 0: as is.
+ */
+void paint_put_clipped(FILE *f, const char *text, unsigned width);
 
 #endif

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,11 @@ static void process_name(int pid, char *name, size_t cap)
 	if (fgets(name, (int)cap, f))
 		name[strcspn(name, "\n")] = '\0';
 	fclose(f);
+	/* A program may name itself anything (prctl PR_SET_NAME): keep
+	 * terminal controls out of tables and error lines. */
+	for (char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 static int compare_pid(const void *a, const void *b)
@@ -108,6 +114,19 @@ long source_list(const char *dir, struct source_proc **out)
 	return (long)n;
 }
 
+void source_list_error(const char *dir, long err)
+{
+	struct stat st;
+
+	if (err == -EACCES && stat(dir, &st) == 0 && st.st_uid != geteuid())
+		cli_error("permission denied on the socket directory %s (it "
+			  "belongs to uid %u; only that user and root may look "
+			  "in it)", dir, (unsigned)st.st_uid);
+	else
+		cli_error("cannot read the socket directory %s: %s", dir,
+			  strerror((int)-err));
+}
+
 /* ---- one request ------------------------------------------------------- */
 
 static long long now_ms(void)
@@ -156,43 +175,163 @@ static int connect_socket(const char *path)
 	return fd;
 }
 
-/* Reads until end of file into a malloc'd buffer; NULL on timeout (with
- * *timed_out) or error. */
-static char *read_all(int fd, long long deadline, size_t *len,
-		      bool *timed_out)
+/* Parses "65536", "64K", "64M", "1G" (>= 1); false for anything else. */
+static bool parse_size(const char *v, size_t *out)
 {
-	size_t n = 0, cap = 65536;
-	char *buf = malloc(cap);
+	unsigned long long n, mult = 1;
+	char *end;
 
-	*timed_out = false;
-	while (buf) {
-		ssize_t r;
+	if (!isdigit((unsigned char)*v))
+		return false;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end && strchr("KkMmGg", *end) && end[1] == '\0') {
+		mult = 1ull << (*end == 'K' || *end == 'k' ? 10
+				: *end == 'M' || *end == 'm' ? 20 : 30);
+		end++;
+	}
+	if (errno || *end || n == 0 || n > (SIZE_MAX - 1) / mult)
+		return false;
+	*out = (size_t)(n * mult);
+	return true;
+}
 
-		if (n == cap) {
-			char *b = realloc(buf, cap * 2);
+bool source_check_env(void)
+{
+	const char *v = getenv("WSDBG_MAX_SNAPSHOT");
+	size_t n;
 
-			if (!b)
-				break;
-			buf = b;
-			cap *= 2;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r > 0) {
-			n += (size_t)r;
-		} else if (r == 0) {
-			*len = n;
-			return buf;
-		} else if (errno == EAGAIN) {
-			if (!wait_fd(fd, POLLIN, deadline)) {
-				*timed_out = true;
-				break;
-			}
-		} else if (errno != EINTR) {
-			break;
+	if (!v || !*v || parse_size(v, &n))
+		return true;
+	cli_error("WSDBG_MAX_SNAPSHOT='%s' is not a size (a count of bytes, "
+		  "or with K, M or G)", v);
+	return false;
+}
+
+size_t source_max_snapshot(void)
+{
+	const char *v = getenv("WSDBG_MAX_SNAPSHOT");
+	size_t n;
+
+	return v && parse_size(v, &n) ? n : SOURCE_MAX_SNAPSHOT;
+}
+
+/* "64 MiB" for error lines. */
+static const char *limit_text(char buf[32], size_t n)
+{
+	if (n % (1u << 30) == 0)
+		snprintf(buf, 32, "%zu GiB", n >> 30);
+	else if (n % (1u << 20) == 0)
+		snprintf(buf, 32, "%zu MiB", n >> 20);
+	else if (n % (1u << 10) == 0)
+		snprintf(buf, 32, "%zu KiB", n >> 10);
+	else
+		snprintf(buf, 32, "%zu bytes", n);
+	return buf;
+}
+
+/*
+ * Counts the JSON values in text[0..len) cheaply, without parsing: the
+ * top value, plus one per container that is not empty and one per comma
+ * outside strings (a container of k values holds k - 1 commas). Stops
+ * counting past limit.
+ */
+static size_t count_values(const char *text, size_t len, size_t limit)
+{
+	size_t n = 1;
+	bool in_string = false;
+
+	for (size_t i = 0; i < len && n <= limit; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == ',') {
+			n++;
+		} else if (c == '[' || c == '{') {
+			size_t j = i + 1;
+
+			while (j < len && strchr(" \t\r\n", text[j]) && text[j])
+				j++;
+			n += j < len && text[j] != ']' && text[j] != '}';
 		}
 	}
-	free(buf);
-	return NULL;
+	return n;
+}
+
+/*
+ * Parses text as JSON (NULs allowed in strings) unless it holds more
+ * values than the limit allows; then returns NULL with *too_many set.
+ */
+static json_t *parse(const char *text, size_t len, size_t max,
+		     json_error_t *jerr, bool *too_many)
+{
+	size_t limit = max / SOURCE_BYTES_PER_VALUE;
+
+	*too_many = count_values(text, len, limit) > limit;
+	if (*too_many)
+		return NULL;
+	return json_loadb(text, len, JSON_ALLOW_NUL, jerr);
+}
+
+/* How reading an answer ended. */
+enum read_end {
+	READ_DONE,      /* end of file */
+	READ_TIMEOUT,   /* the deadline passed first */
+	READ_TOO_LARGE, /* more than the limit */
+	READ_ERROR,     /* read failed: errno */
+};
+
+/*
+ * Reads fd (non-blocking) until end of file, the deadline or more than
+ * max bytes, into a malloc'd buffer (*buf, *len; free it whatever the
+ * result). The buffer grows as data comes, so memory follows what was
+ * really sent, never more than max + 1 bytes.
+ */
+static enum read_end read_all(int fd, long long deadline, size_t max,
+			      char **buf, size_t *len)
+{
+	size_t cap = 0;
+
+	*buf = NULL;
+	*len = 0;
+	for (;;) {
+		ssize_t r;
+
+		if (*len == cap) {
+			size_t want = cap ? cap * 2 : 65536;
+			char *b;
+
+			if (cap > max)
+				return READ_TOO_LARGE;
+			want = want > max + 1 ? max + 1 : want;
+			b = realloc(*buf, want);
+			if (!b) {
+				errno = ENOMEM;
+				return READ_ERROR;
+			}
+			*buf = b;
+			cap = want;
+		}
+		r = read(fd, *buf + *len, cap - *len);
+		if (r > 0) {
+			*len += (size_t)r;
+			if (*len > max)
+				return READ_TOO_LARGE;
+		} else if (r == 0) {
+			return READ_DONE;
+		} else if (errno == EAGAIN) {
+			if (!wait_fd(fd, POLLIN, deadline))
+				return READ_TIMEOUT;
+		} else if (errno != EINTR) {
+			return READ_ERROR;
+		}
+	}
 }
 
 static json_t *request_failed(int *status, int code)
@@ -201,76 +340,121 @@ static json_t *request_failed(int *status, int code)
 	return NULL;
 }
 
+static bool is_snapshot(const json_t *v);
+
+/* Connects to pid's socket; returns the fd, or -1 after an error line. */
+static int connect_process(const char *path, int pid)
+{
+	int fd = connect_socket(path);
+	struct stat st;
+
+	if (fd >= 0)
+		return fd;
+	if (fd == -ENOENT)
+		cli_error("process %d is not attached to wsdbg (no %s)", pid,
+			  path);
+	else if ((fd == -EACCES || fd == -EPERM) && stat(path, &st) == 0)
+		cli_error("permission denied on %s (process %d's socket "
+			  "belongs to uid %u; only that user and root may ask)",
+			  path, pid, (unsigned)st.st_uid);
+	else if (fd == -EACCES || fd == -EPERM)
+		cli_error("permission denied on %s (process %d belongs to "
+			  "another user?)", path, pid);
+	else if (fd == -ECONNREFUSED)
+		cli_error("process %d is not answering on %s (stale socket)",
+			  pid, path);
+	else if (fd == -EAGAIN)
+		cli_error("process %d is not taking connections on %s (its "
+			  "queue is full)", pid, path);
+	else
+		cli_error("cannot connect to %s: %s", path, strerror(-fd));
+	return -1;
+}
+
 json_t *source_request(const char *dir, int pid, const char *request,
 		       int *status)
 {
 	long long deadline = now_ms() + SOURCE_TIMEOUT_MS;
-	char path[4096], line[256];
-	size_t len = 0, llen;
-	bool timed_out;
+	size_t max = source_max_snapshot(), len, llen;
+	char path[4096], line[256], limit[32];
+	enum read_end how;
 	json_error_t jerr;
 	json_t *answer, *error;
+	bool too_many;
 	char *buf;
-	int fd;
+	int fd, err;
 
 	snprintf(path, sizeof(path), "%s/%d.sock", dir, pid);
-	fd = connect_socket(path);
-	if (fd == -ENOENT) {
-		cli_error("process %d is not attached to wsdbg (no %s)", pid,
-			  path);
+	fd = connect_process(path, pid);
+	if (fd < 0)
 		return request_failed(status, CLI_NOTHING);
-	}
-	if (fd == -EACCES || fd == -EPERM) {
-		cli_error("permission denied on %s (process %d belongs to "
-			  "another user?)", path, pid);
-		return request_failed(status, CLI_NOTHING);
-	}
-	if (fd == -ECONNREFUSED) {
-		cli_error("process %d is not answering on %s (stale socket)",
-			  pid, path);
-		return request_failed(status, CLI_NOTHING);
-	}
-	if (fd < 0) {
-		cli_error("cannot connect to %s: %s", path, strerror(-fd));
-		return request_failed(status, CLI_NOTHING);
-	}
 	llen = (size_t)snprintf(line, sizeof(line), "%s\n", request);
-	/* One short line into an empty socket buffer: it goes in one write. */
-	if (send(fd, line, llen, MSG_NOSIGNAL) != (ssize_t)llen) {
+	/* One short line into an empty socket buffer: it goes in one write.
+	 * A peer that has already closed (a SO_PEERCRED refusal, a crash)
+	 * fails it, or resets the read before any byte: that is "closed
+	 * without answering" below. */
+	if (send(fd, line, llen, MSG_NOSIGNAL) == (ssize_t)llen) {
+		how = read_all(fd, deadline, max, &buf, &len);
+		err = errno;
+	} else if (errno == EPIPE || errno == ECONNRESET) {
+		how = READ_DONE;
+		buf = NULL;
+		len = 0;
+		err = 0;
+	} else {
 		cli_error("cannot send to %s: %s", path, strerror(errno));
 		close(fd);
 		return request_failed(status, CLI_NOTHING);
 	}
-	buf = read_all(fd, deadline, &len, &timed_out);
 	close(fd);
-	if (!buf) {
-		if (timed_out)
-			cli_error("process %d did not answer within %d s on %s",
-				  pid, SOURCE_TIMEOUT_MS / 1000, path);
-		else
-			cli_error("cannot read from %s: %s", path,
-				  strerror(errno));
-		return request_failed(status, CLI_NOTHING);
-	}
-	if (len == 0) {
+	if (how == READ_ERROR && err == ECONNRESET && len == 0)
+		how = READ_DONE;
+	if (how != READ_DONE || len == 0)
 		free(buf);
+	if (how == READ_TIMEOUT && len == 0)
+		cli_error("process %d did not answer within %d s on %s", pid,
+			  SOURCE_TIMEOUT_MS / 1000, path);
+	else if (how == READ_TIMEOUT)
+		cli_error("process %d did not finish its answer within %d s "
+			  "(%zu bytes came) on %s", pid,
+			  SOURCE_TIMEOUT_MS / 1000, len, path);
+	else if (how == READ_TOO_LARGE)
+		cli_error("process %d sent more than %s on %s; stopped reading "
+			  "(WSDBG_MAX_SNAPSHOT sets the limit)", pid,
+			  limit_text(limit, max), path);
+	else if (how == READ_ERROR)
+		cli_error("cannot read from %s: %s", path, strerror(err));
+	else if (len == 0)
 		cli_error("process %d closed %s without answering (only its "
 			  "user or root may ask)", pid, path);
+	if (how != READ_DONE || len == 0)
+		return request_failed(status, CLI_NOTHING);
+	answer = parse(buf, len, max, &jerr, &too_many);
+	free(buf);
+	if (too_many) {
+		cli_error("process %d sent more than %zu JSON values on %s; "
+			  "not read (one per %d bytes of the %s limit, "
+			  "WSDBG_MAX_SNAPSHOT)", pid,
+			  max / SOURCE_BYTES_PER_VALUE, path,
+			  SOURCE_BYTES_PER_VALUE, limit_text(limit, max));
 		return request_failed(status, CLI_NOTHING);
 	}
-	answer = json_loadb(buf, len, JSON_ALLOW_NUL, &jerr);
-	free(buf);
 	if (!answer) {
-		cli_error("process %d sent JSON that does not parse: %s "
+		cli_error("process %d sent an answer that is not JSON: %s "
 			  "(line %d, column %d)", pid, jerr.text, jerr.line,
 			  jerr.column);
 		return request_failed(status, CLI_NOTHING);
 	}
 	error = json_object_get(answer, "error");
-	if (json_is_string(error) || !json_is_object(answer)) {
+	if (json_is_string(error)) {
 		cli_error("process %d answered with an error: %s", pid,
-			  json_is_string(error) ? json_string_value(error)
-						: "not a JSON object");
+			  json_string_value(error));
+		json_decref(answer);
+		return request_failed(status, CLI_NOTHING);
+	}
+	if (!is_snapshot(answer)) {
+		cli_error("process %d answered with JSON that is not a wsdbg "
+			  "snapshot (schema version 1)", pid);
 		json_decref(answer);
 		return request_failed(status, CLI_NOTHING);
 	}
@@ -288,20 +472,101 @@ static bool is_snapshot(const json_t *v)
 	       json_is_array(json_object_get(v, "connections"));
 }
 
+/*
+ * Reads the whole file into a malloc'd buffer (*buf, *len), refusing one
+ * of more than max bytes (by its size when it has one, else while
+ * reading: a pipe, /dev/zero). Returns 0, or -errno (-EFBIG: too large).
+ */
+static int read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+	struct stat st;
+	size_t cap = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+
+	*buf = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (unsigned long long)st.st_size > max) {
+		close(fd);
+		return -EFBIG;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (*len == cap) {
+			size_t want = cap ? cap * 2 : 65536;
+			char *b;
+
+			if (cap > max) {
+				err = -EFBIG;
+				break;
+			}
+			want = want > max + 1 ? max + 1 : want;
+			b = realloc(*buf, want);
+			if (!b) {
+				err = -ENOMEM;
+				break;
+			}
+			*buf = b;
+			cap = want;
+		}
+		r = read(fd, *buf + *len, cap - *len);
+		if (r > 0) {
+			*len += (size_t)r;
+		} else if (r == 0) {
+			break;
+		} else if (errno != EINTR) {
+			err = -errno;
+			break;
+		}
+	}
+	close(fd);
+	if (!err && *len > max)
+		err = -EFBIG;
+	if (err) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return err;
+}
+
 json_t *source_load_file(const char *path, int *status)
 {
+	size_t max = source_max_snapshot(), len, i;
 	json_error_t jerr;
-	json_t *v = json_load_file(path, JSON_ALLOW_NUL, &jerr);
-	size_t i;
-	json_t *e;
+	bool too_many;
+	char limit[32];
+	char *buf;
+	json_t *v, *e;
+	int err = read_file(path, max, &buf, &len);
 
+	if (err == -EFBIG) {
+		*status = CLI_NOTHING;
+		cli_error("%s: larger than %s; not read (WSDBG_MAX_SNAPSHOT "
+			  "sets the limit)", path, limit_text(limit, max));
+		return NULL;
+	}
+	if (err) {
+		*status = CLI_NOTHING;
+		cli_error("%s: %s", path, strerror(-err));
+		return NULL;
+	}
+	v = parse(buf ? buf : "", len, max, &jerr, &too_many);
+	free(buf);
+	if (too_many) {
+		*status = CLI_NOTHING;
+		cli_error("%s: more than %zu JSON values; not read (one per %d "
+			  "bytes of the %s limit, WSDBG_MAX_SNAPSHOT)", path,
+			  max / SOURCE_BYTES_PER_VALUE, SOURCE_BYTES_PER_VALUE,
+			  limit_text(limit, max));
+		return NULL;
+	}
 	if (!v) {
 		*status = CLI_NOTHING;
-		if (jerr.line < 1) /* could not open or read it */
-			cli_error("%s: %s", path, jerr.text);
-		else
-			cli_error("%s:%d:%d: corrupt snapshot file: %s", path,
-				  jerr.line, jerr.column, jerr.text);
+		cli_error("%s:%d:%d: corrupt snapshot file: %s", path,
+			  jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
 	if (json_is_array(v)) {
@@ -467,6 +732,8 @@ static json_t *snapshot_from_file(const struct source_query *q,
 	}
 	n = json_array_size(file);
 	c = calloc(n ? n : 1, sizeof(*c));
+	if (!c)
+		abort(); /* out of memory in a CLI: nothing to save */
 	json_array_foreach(file, i, e) {
 		c[i].pid = (int)json_integer_value(json_object_get(e, "pid"));
 		snprintf(c[i].name, sizeof(c[i].name), "%s",
@@ -480,15 +747,52 @@ static json_t *snapshot_from_file(const struct source_query *q,
 	return one;
 }
 
+bool source_conn_id(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 16 || strspn(s, "0123456789abcdefABCDEF") != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		int d = tolower((unsigned char)s[i]);
+
+		v = v << 4 | (unsigned)(isdigit(d) ? d - '0' : d - 'a' + 10);
+	}
+	*out = v;
+	return v != 0;
+}
+
+/* The request line for q once the process is chosen: the one connection
+ * alone when q names one. An id the server cannot read names no
+ * connection: a summary (no messages) is enough to say so. */
+static void request_line(const struct source_query *q, bool target_used,
+			 char *out, size_t cap)
+{
+	const char *conn = q->conn;
+	unsigned long long id;
+
+	if (q->target_optional && q->target && !target_used)
+		conn = q->target;
+	if (!conn)
+		snprintf(out, cap, "%s", q->request);
+	else if (source_conn_id(conn, &id))
+		snprintf(out, cap, "%s conn=%llx", q->request, id);
+	else
+		snprintf(out, cap, "summary");
+}
+
 json_t *source_snapshot(const struct source_query *q, bool *target_used,
 			int *status)
 {
 	struct source_proc *c;
-	char dir[4096], where[4200];
+	char dir[4096], where[4200], request[128];
 	json_t *snap = NULL;
 	long n, pick;
 
 	*target_used = false;
+	if (q->asked_pid)
+		*q->asked_pid = 0;
 	if (q->from)
 		return snapshot_from_file(q, target_used, status);
 	if (!source_socket_dir(dir, sizeof(dir))) {
@@ -498,15 +802,18 @@ json_t *source_snapshot(const struct source_query *q, bool *target_used,
 	}
 	n = source_list(dir, &c);
 	if (n < 0) {
-		cli_error("cannot read the socket directory %s: %s", dir,
-			  strerror((int)-n));
+		source_list_error(dir, n);
 		*status = CLI_NOTHING;
 		return NULL;
 	}
 	snprintf(where, sizeof(where), "sockets in %s", dir);
 	pick = choose(q, c, (size_t)n, where, target_used, status);
-	if (pick >= 0)
-		snap = source_request(dir, c[pick].pid, q->request, status);
+	if (pick >= 0) {
+		request_line(q, *target_used, request, sizeof(request));
+		snap = source_request(dir, c[pick].pid, request, status);
+		if (q->asked_pid)
+			*q->asked_pid = c[pick].pid;
+	}
 	free(c);
 	return snap;
 }

@@ -14,8 +14,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* How long a process has to answer one request, all of it. */
+/* How long a process has to answer one request, all of it: a process
+ * that answers nothing, or too slowly, costs the CLI at most this. */
 #define SOURCE_TIMEOUT_MS 2000
+
+/*
+ * The largest answer or snapshot file read, in bytes: more is refused
+ * with one error line before it is parsed, so a process that streams
+ * without end, or a huge file, cannot exhaust memory. WSDBG_MAX_SNAPSHOT
+ * (a count of bytes, K/M/G suffixes) changes it.
+ */
+#define SOURCE_MAX_SNAPSHOT (32u << 20)
+
+/*
+ * At most one JSON value (object, array, string, number...) per this many
+ * bytes of the limit: parsed, a value costs jansson about 100 bytes, so
+ * a file of "[{},{},...]" would otherwise take some 80 times its size.
+ * Real snapshots spend 20 bytes or more per value (keys, numbers, text).
+ */
+#define SOURCE_BYTES_PER_VALUE 16
+
+/* The limit in force: WSDBG_MAX_SNAPSHOT when valid, else the default. */
+size_t source_max_snapshot(void);
+
+/* Whether the CLI's own environment (WSDBG_MAX_SNAPSHOT) is unset, empty
+ * or valid; false after one error line. */
+bool source_check_env(void);
 
 /* One attached process: its pid and name (/proc/PID/comm). */
 struct source_proc {
@@ -40,19 +64,26 @@ bool source_socket_dir(char *out, size_t cap);
  */
 long source_list(const char *dir, struct source_proc **out);
 
+/* Reports source_list's failure err (-errno) for dir: one line. */
+void source_list_error(const char *dir, long err);
+
 /*
  * Sends one request line (without "\n", e.g. "summary") to pid's socket
- * in dir and parses the JSON answer, all within SOURCE_TIMEOUT_MS. Returns
- * the answer (json_decref it), or NULL after one error line (not
- * attached, permission denied, no answer, an error answer), *status set.
+ * in dir and parses the JSON answer, all within SOURCE_TIMEOUT_MS and at
+ * most source_max_snapshot() bytes. Returns the answer, a snapshot object
+ * (json_decref it), or NULL after one error line (not attached,
+ * permission denied, no answer or too slow, closed without answering,
+ * too large, not JSON, not a snapshot, an error answer), *status set to
+ * CLI_NOTHING.
  */
 json_t *source_request(const char *dir, int pid, const char *request,
 		       int *status);
 
 /*
  * Reads a saved snapshot file: one object with "wsdbg": 1, or an array of
- * them. Returns it, or NULL after one error line (unreadable; not JSON:
- * jansson's message with line and column; not a snapshot), *status set.
+ * them, at most source_max_snapshot() bytes. Returns it, or NULL after one
+ * error line (unreadable; too large; not JSON or not UTF-8: jansson's
+ * message with line and column; not a snapshot), *status set.
  */
 json_t *source_load_file(const char *path, int *status);
 
@@ -64,7 +95,21 @@ struct source_query {
 	 * (msgs: a lone argument that is not a process is a CONN). */
 	bool target_optional;
 	const char *request; /* live request line: "snapshot", "summary" */
+	/* The one connection wanted, or NULL for all; with target_optional,
+	 * a target left unused is the connection instead. A live process is
+	 * asked for it alone (request + " conn=ID"); files are read whole. */
+	const char *conn;
+	/* Out, when not NULL: the pid of the live process asked (0 for a
+	 * file). What --follow asks next; never the answer's own "pid". */
+	int *asked_pid;
 };
+
+/*
+ * Parses a connection id as the stats server reads conn=ID and the
+ * snapshot writes "id": 1 to 16 hex digits, any case, not zero. False
+ * for anything else (no connection can have that id).
+ */
+bool source_conn_id(const char *s, unsigned long long *out);
 
 /*
  * Finds the one snapshot the query names: in the file (an array needs a

@@ -17,7 +17,8 @@ struct table {
 	size_t ncols;
 	const char *head[TABLE_MAX_COLS];
 	enum table_align align[TABLE_MAX_COLS];
-	size_t shrink; /* column to shorten, or ncols for none */
+	bool shrink[TABLE_MAX_COLS];       /* shortened to fit */
+	unsigned drop_rank[TABLE_MAX_COLS]; /* left out to fit; 0: never */
 	struct table_cell *cells; /* rows * ncols */
 	size_t rows, cap, filled; /* filled: cells of the current row */
 };
@@ -31,7 +32,6 @@ struct table *table_new(size_t ncols)
 		return NULL;
 	}
 	t->ncols = ncols;
-	t->shrink = ncols;
 	for (size_t i = 0; i < ncols; i++)
 		t->head[i] = "";
 	return t;
@@ -46,7 +46,12 @@ void table_column(struct table *t, size_t col, const char *head,
 
 void table_shrink_column(struct table *t, size_t col)
 {
-	t->shrink = col;
+	t->shrink[col] = true;
+}
+
+void table_optional_column(struct table *t, size_t col, unsigned rank)
+{
+	t->drop_rank[col] = rank;
 }
 
 void table_row(struct table *t)
@@ -124,39 +129,127 @@ static void print_cell(FILE *f, const char *s, enum paint p, size_t w,
 		fprintf(f, "%*s", (int)pad, "");
 }
 
+/* Columns taken by the shown columns of widths w, two spaces apart. */
+static size_t total_width(const struct table *t, const size_t *w,
+			  const bool *shown)
+{
+	size_t total = 0, n = 0;
+
+	for (size_t c = 0; c < t->ncols; c++)
+		if (shown[c])
+			total += w[c] + (n++ ? 2 : 0);
+	return total;
+}
+
+/*
+ * Shortens the shown shrinkable columns, the widest first, until the
+ * table takes at most width columns or none can give more. Returns the
+ * table's width then.
+ */
+static size_t shrink_to(const struct table *t, size_t *w, const bool *shown,
+			size_t width)
+{
+	size_t total = total_width(t, w, shown);
+
+	while (total > width) {
+		size_t widest = t->ncols, next = 0, min = 0, cut;
+
+		for (size_t c = 0; c < t->ncols; c++) {
+			size_t m = format_display_width(t->head[c]);
+
+			m = m < 8 ? 8 : m;
+			if (!shown[c] || !t->shrink[c] || w[c] <= m)
+				continue;
+			if (widest == t->ncols || w[c] > w[widest]) {
+				if (widest != t->ncols && w[widest] > next)
+					next = w[widest];
+				widest = c;
+				min = m;
+			} else if (w[c] > next) {
+				next = w[c];
+			}
+		}
+		if (widest == t->ncols)
+			break;
+		/* Down to the next widest (then both go on together), its
+		 * minimum, or just enough. */
+		cut = w[widest] - (next > min ? next : min);
+		cut = cut == 0 ? 1 : cut;
+		cut = cut < total - width ? cut : total - width;
+		w[widest] -= cut;
+		total -= cut;
+	}
+	return total;
+}
+
+/* Fits the columns into width: widths in w, left-out columns unshown. */
+static void fit(const struct table *t, const size_t *natural, size_t *w,
+		bool *shown, size_t width)
+{
+	size_t start = 0;
+
+	for (;;) {
+		unsigned top = 0;
+		size_t drop = t->ncols;
+
+		memcpy(w, natural, t->ncols * sizeof(*w));
+		if (shrink_to(t, w, shown, width) <= width)
+			return;
+		for (size_t c = 0; c < t->ncols; c++)
+			if (shown[c] && t->drop_rank[c] > top) {
+				top = t->drop_rank[c];
+				drop = c;
+			}
+		if (drop == t->ncols)
+			break;
+		shown[drop] = false;
+	}
+	/* Too narrow even so: cut at the width what does not fit. */
+	for (size_t c = 0; c < t->ncols; c++) {
+		if (!shown[c])
+			continue;
+		if (start >= width) {
+			shown[c] = false;
+			continue;
+		}
+		if (start + w[c] > width)
+			w[c] = width - start;
+		start += w[c] + 2;
+	}
+}
+
 void table_print_free(struct table *t, FILE *f, bool color, unsigned width)
 {
-	size_t w[TABLE_MAX_COLS], total = 0;
+	size_t natural[TABLE_MAX_COLS], w[TABLE_MAX_COLS];
+	bool shown[TABLE_MAX_COLS];
+	size_t last = 0;
 
 	for (size_t c = 0; c < t->ncols; c++) {
-		w[c] = format_display_width(t->head[c]);
+		natural[c] = format_display_width(t->head[c]);
 		for (size_t r = 0; r < t->rows; r++) {
 			const char *s = t->cells[r * t->ncols + c].text;
 			size_t sw = s ? format_display_width(s) : 0;
 
-			if (sw > w[c])
-				w[c] = sw;
+			if (sw > natural[c])
+				natural[c] = sw;
 		}
-		total += w[c] + (c ? 2 : 0);
+		shown[c] = true;
+		w[c] = natural[c];
 	}
-	/* Too wide for the terminal: shorten the chosen column, keeping at
-	 * least its header's width. */
-	if (width && total > width && t->shrink < t->ncols) {
-		size_t min = format_display_width(t->head[t->shrink]);
-		size_t over = total - width;
-
-		if (min < 8)
-			min = 8;
-		if (w[t->shrink] > min)
-			w[t->shrink] -= over < w[t->shrink] - min
-						? over : w[t->shrink] - min;
-	}
+	if (width)
+		fit(t, natural, w, shown, width);
+	for (size_t c = 0; c < t->ncols; c++)
+		if (shown[c])
+			last = c;
 	for (size_t r = 0; r <= t->rows; r++) {
+		bool first = true;
+
 		for (size_t c = 0; c < t->ncols; c++) {
-			bool last = c + 1 == t->ncols;
 			const char *s;
 			enum paint p;
 
+			if (!shown[c])
+				continue;
 			if (r == 0) {
 				s = t->head[c];
 				p = PAINT_DIM;
@@ -164,10 +257,15 @@ void table_print_free(struct table *t, FILE *f, bool color, unsigned width)
 				s = t->cells[(r - 1) * t->ncols + c].text;
 				p = t->cells[(r - 1) * t->ncols + c].paint;
 			}
-			if (c)
+			/* No trailing blanks after an empty last cell. */
+			if (c == last && t->align[c] == TABLE_LEFT &&
+			    (!s || !*s))
+				break;
+			if (!first)
 				fputs("  ", f);
-			print_cell(f, s ? s : "", p, w[c], t->align[c], last,
-				   color);
+			first = false;
+			print_cell(f, s ? s : "", p, w[c], t->align[c],
+				   c == last, color);
 		}
 		fputc('\n', f);
 	}

@@ -391,6 +391,11 @@ async def live_session(cli, port, server, sock_dir, tmp):
                    "target       /echo?room=7", "messages              4"])
         await run(cli.expect, "msgs with a lone CONN", ["msgs", "1"], 0,
                   ["connection 1", "hello live"])
+        # Asked for alone (conn=ID): an id the process does not have.
+        await run(cli.expect, "msgs of a connection the process lacks",
+                  ["msgs", pid, "9"], 1, err=["no connection 9 in python3"])
+        await run(cli.expect, "show of a connection the process lacks",
+                  ["show", "1f"], 1, err=["no connection 1f in python3"])
         j = json.loads((await run(cli, "msgs", "python3", "--json",
                                   "--dir", "received"))[1])
         check([m["type"] for m in j] == ["text", "binary", "ping", "text"]
