@@ -1,0 +1,342 @@
+/*
+ * capture_bench.c - wsbench-capture: the cost of wsdbg's per-socket work
+ * without the sockets: decoding and recording frames, and the memory a
+ * connection holds.
+ *
+ *   wsbench-capture [--quick] [--frames SIZE]
+ *
+ * Decode and record. One server-side stream (capture.h) past a real
+ * upgrade handshake, with a registry at the defaults, is fed what the shim
+ * would hand it: per call a batch of B client frames (masked text or
+ * binary of S bytes, "received"), then the B echoes ("sent"), each call
+ * with one clock read as the shim takes. Reported: ns per frame, median
+ * (min-max) of the repetitions, and beside it the same bytes through two
+ * bare ws_decoders (no registry, no clock): the difference is what
+ * recording costs.
+ *
+ * Memory, counted by malloc itself (mallinfo2: bytes in use, chunk
+ * overhead included) before and after; the capture streams are allocated
+ * inside the measurement, as the shim allocates one per socket (the shim
+ * adds a mutex and a few words to each):
+ *   - per idle connection: 1,000 connections past a browser-like upgrade
+ *     request (about 450 bytes of headers), no messages;
+ *   - one connection after 10,000 text messages of 1 KiB each way, at the
+ *     defaults (100 messages kept, 100 KiB of stored data per connection);
+ *     and the same with 10 KiB messages (the most text kept per message);
+ *   - the peak over 1,000 connections each carrying 100 messages of 1 KiB
+ *     each way, at the defaults (50 connections detailed) and with
+ *     max_connections 1000.
+ * Each figure is also given as the registry's own count of stored message
+ * data (registry_memory_used(), the snapshot's "memory_used").
+ *
+ * --frames SIZE runs only the text row of that size, 16 per call, for 20
+ * repetitions: a steady load to profile (perf record, callgrind).
+ */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_ws.h"
+#include "wsdbg/capture.h"
+#include "wsdbg/registry.h"
+#include "wsdbg/ws_decoder.h"
+
+static double clock_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
+
+static void fill_text(uint8_t *p, size_t n)
+{
+	static const char sample[] =
+	    "{\"type\":\"tick\",\"symbol\":\"ACME\",\"price\":1234.5,"
+	    "\"note\":\"the quick brown fox jumps over the lazy dog\"}";
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)sample[i % (sizeof(sample) - 1)];
+}
+
+/* count frames of size bytes (text or binary), masked when from_client,
+ * one after another in a new buffer of *len bytes. */
+static uint8_t *frames(size_t count, size_t size, bool binary,
+		       bool from_client, size_t *len)
+{
+	size_t one = BENCH_FRAME_HEADER_MAX + size;
+	uint8_t *buf = malloc(count * one), *payload = malloc(size + 1);
+	if (!buf || !payload)
+		abort();
+	fill_text(payload, size);
+	size_t o = 0;
+	for (size_t i = 0; i < count; i++) {
+		uint8_t key[4];
+		bench_random(key, 4);
+		o += bench_frame_header(buf + o,
+					binary ? BENCH_OP_BINARY : BENCH_OP_TEXT,
+					false, size,
+					from_client ? key : NULL);
+		memcpy(buf + o, payload, size);
+		if (from_client)
+			bench_mask(buf + o, size, key, 0);
+		o += size;
+	}
+	free(payload);
+	*len = o;
+	return buf;
+}
+
+/* Takes stream s (fd) through a browser-like upgrade, server side. */
+static void handshake(struct capture_stream *s, const struct capture_context *ctx,
+		      int n)
+{
+	char key[25], accept[29], req[1024], res[256];
+	uint8_t raw[16];
+	bench_random(raw, sizeof(raw));
+	bench_base64_key(raw, key);
+	bench_accept_key(key, strlen(key), accept);
+	int rl = snprintf(
+	    req, sizeof(req),
+	    "GET /ws/chat?room=%d HTTP/1.1\r\nHost: localhost:8080\r\n"
+	    "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
+	    "Gecko/20100101 Firefox/128.0\r\nAccept: */*\r\n"
+	    "Accept-Language: en-US,en;q=0.5\r\n"
+	    "Sec-WebSocket-Version: 13\r\nOrigin: http://localhost:8080\r\n"
+	    "Sec-WebSocket-Key: %s\r\nConnection: keep-alive, Upgrade\r\n"
+	    "Cookie: session=0123456789abcdef\r\nPragma: no-cache\r\n"
+	    "Cache-Control: no-cache\r\nUpgrade: websocket\r\n\r\n",
+	    n, key);
+	int sl = snprintf(res, sizeof(res),
+			  "HTTP/1.1 101 Switching Protocols\r\n"
+			  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			  "Sec-WebSocket-Accept: %s\r\n\r\n",
+			  accept);
+	double now = clock_now();
+	capture_feed(s, ctx, REGISTRY_RECEIVED, (const uint8_t *)req,
+		     (size_t)rl, now);
+	capture_feed(s, ctx, REGISTRY_SENT, (const uint8_t *)res, (size_t)sl,
+		     now);
+	if (s->phase != CAPTURE_FRAMES) {
+		fprintf(stderr, "wsbench-capture: handshake not accepted\n");
+		exit(1);
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct stats {
+	double median, min, max;
+};
+
+static struct stats summarise(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return (struct stats){v[n / 2], v[0], v[n - 1]};
+}
+
+/* ns per frame of rounds of (B client frames in, B echoes out). */
+static void bench_frames(size_t size, size_t batch, bool binary, int reps,
+			 uint64_t rep_ns)
+{
+	size_t in_len, out_len;
+	uint8_t *in = frames(batch, size, binary, true, &in_len);
+	uint8_t *out = frames(batch, size, binary, false, &out_len);
+	double shim[16], bare[16];
+
+	if (reps > 16)
+		reps = 16;
+
+	for (int r = 0; r < reps; r++) {
+		struct registry_config cfg;
+		registry_config_defaults(&cfg);
+		struct registry *reg = registry_new(&cfg);
+		struct capture_context ctx = {.registry = reg};
+		struct capture_stream s;
+		capture_init(&s, 3);
+		handshake(&s, &ctx, r);
+		uint64_t rounds = 0, t0 = bench_now_ns(), t1;
+		do {
+			for (int k = 0; k < 16; k++, rounds++) {
+				capture_feed(&s, &ctx, REGISTRY_RECEIVED, in,
+					     in_len, clock_now());
+				capture_feed(&s, &ctx, REGISTRY_SENT, out,
+					     out_len, clock_now());
+			}
+			t1 = bench_now_ns();
+		} while (t1 - t0 < rep_ns);
+		shim[r] = (double)(t1 - t0) / (double)(rounds * batch * 2);
+		if (s.phase != CAPTURE_FRAMES) {
+			fprintf(stderr, "wsbench-capture: decoding stopped\n");
+			exit(1);
+		}
+		capture_close(&s, &ctx, clock_now());
+		registry_free(reg);
+
+		/* The same bytes through two bare decoders. */
+		struct ws_decoder_config dc = {0};
+		registry_decoder_config(&cfg, &dc);
+		struct ws_decoder_config dc_in = dc, dc_out = dc;
+		ws_decoder_config_set_deflate(&dc_in, true, NULL);
+		ws_decoder_config_set_deflate(&dc_out, false, NULL);
+		struct ws_decoder din, dout;
+		ws_decoder_init(&din, &dc_in);
+		ws_decoder_init(&dout, &dc_out);
+		uint64_t msgs = 0;
+		rounds = 0;
+		t0 = bench_now_ns();
+		do {
+			for (int k = 0; k < 16; k++, rounds++) {
+				struct ws_decoder *ds[2] = {&din, &dout};
+				const uint8_t *bufs[2] = {in, out};
+				size_t lens[2] = {in_len, out_len};
+				for (int d = 0; d < 2; d++) {
+					const uint8_t *p = bufs[d];
+					size_t left = lens[d];
+					while (left > 0) {
+						size_t used = 0;
+						struct ws_message m;
+						enum ws_decode_status st =
+						    ws_decoder_feed(ds[d], p,
+								    left, &used,
+								    &m);
+						p += used;
+						left -= used;
+						if (st != WS_DECODE_MESSAGE)
+							break;
+						msgs += m.size == size;
+					}
+				}
+			}
+			t1 = bench_now_ns();
+		} while (t1 - t0 < rep_ns);
+		bare[r] = (double)(t1 - t0) / (double)(rounds * batch * 2);
+		if (msgs != rounds * batch * 2) {
+			fprintf(stderr, "wsbench-capture: decoder lost "
+					"messages\n");
+			exit(1);
+		}
+		ws_decoder_free(&din);
+		ws_decoder_free(&dout);
+	}
+	struct stats a = summarise(shim, reps), b = summarise(bare, reps);
+	printf("| %s %6zu B | %2zu | %8.1f (%.1f-%.1f) | %8.1f (%.1f-%.1f) | "
+	       "%7.1f | %7.2f |\n",
+	       binary ? "binary" : "text  ", size, batch, a.median, a.min,
+	       a.max, b.median, b.min, b.max, a.median - b.median,
+	       (double)size / a.median);
+	free(in);
+	free(out);
+}
+
+/* Memory: n connections opened (and messages sent each way on each) in
+ * a registry with max_connections; prints bytes per connection. */
+static void bench_memory(const char *label, unsigned max_connections,
+			 int nconns, int messages, size_t msg_size)
+{
+	struct registry_config cfg;
+	registry_config_defaults(&cfg);
+	cfg.max_connections = max_connections;
+	size_t in_len, out_len;
+	uint8_t *in = frames(1, msg_size, false, true, &in_len);
+	uint8_t *out = frames(1, msg_size, false, false, &out_len);
+
+	malloc_trim(0);
+	size_t base = heap_in_use(), peak = 0;
+	struct registry *reg = registry_new(&cfg);
+	struct capture_context ctx = {.registry = reg};
+	struct capture_stream *s = calloc((size_t)nconns, sizeof(*s));
+	if (!reg || !s)
+		abort();
+	for (int i = 0; i < nconns; i++) {
+		capture_init(&s[i], i + 3);
+		handshake(&s[i], &ctx, i);
+	}
+	size_t after_open = heap_in_use() - base;
+	peak = after_open;
+	for (int m = 0; m < messages; m++) {
+		double now = clock_now();
+		for (int i = 0; i < nconns; i++) {
+			capture_feed(&s[i], &ctx, REGISTRY_RECEIVED, in, in_len,
+				     now);
+			capture_feed(&s[i], &ctx, REGISTRY_SENT, out, out_len,
+				     now);
+		}
+		if (m % 10 == 9 || m == messages - 1) {
+			size_t used = heap_in_use() - base;
+			if (used > peak)
+				peak = used;
+		}
+	}
+	size_t stored = registry_memory_used(reg);
+	size_t at_end = heap_in_use() - base;
+	printf("| %s | %d | %d x %zu B | %zu | %zu | %zu | %zu |\n", label,
+	       nconns, messages, msg_size, after_open / (size_t)nconns,
+	       at_end / (size_t)nconns, peak, stored);
+	for (int i = 0; i < nconns; i++)
+		capture_close(&s[i], &ctx, clock_now());
+	registry_free(reg);
+	free(s);
+	free(in);
+	free(out);
+}
+
+int main(int argc, char **argv)
+{
+	bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+	int reps = quick ? 3 : 7;
+	uint64_t rep_ns = quick ? 20000000u : 100000000u;
+
+	if (argc == 3 && strcmp(argv[1], "--frames") == 0) {
+		size_t size = (size_t)strtoull(argv[2], NULL, 10);
+		if (size == 0 || size > (1u << 20))
+			return 2;
+		bench_frames(size, 16, false, 16, rep_ns);
+		return 0;
+	}
+
+	printf("Decode and record, ns per frame (median (min-max) of %d)\n\n",
+	       reps);
+	printf("| frames | per call | capture + registry | bare decoders | "
+	       "recording | bytes/ns |\n|---|---|---|---|---|---|\n");
+	const size_t sizes[] = {16, 128, 1024, 4096, 65536};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		bench_frames(sizes[i], sizes[i] >= 65536 ? 4 : 16, false, reps,
+			     rep_ns);
+		if (sizes[i] == 128)
+			bench_frames(sizes[i], 1, false, reps, rep_ns);
+	}
+	bench_frames(128, 16, true, reps, rep_ns);
+	bench_frames(65536, 4, true, reps, rep_ns);
+
+	printf("\nMemory (malloc's bytes in use; stored = registry's "
+	       "memory_used)\n\n");
+	if (heap_in_use() == 0) {
+		/* Sanitizer runtimes replace malloc and its statistics. */
+		printf("malloc statistics unavailable in this build\n");
+		return 0;
+	}
+	printf("| case | conns | messages each way | bytes/conn opened | "
+	       "bytes/conn at end | peak total | stored |\n"
+	       "|---|---|---|---|---|---|---|\n");
+	bench_memory("idle, all detailed", 1000, 1000, 0, 1024);
+	bench_memory("one busy connection, defaults", 50, 1, 10000, 1024);
+	bench_memory("one busy connection, 10 KiB text, defaults", 50, 1,
+		     10000, 10240);
+	bench_memory("1,000 busy, defaults (50 detailed)", 50, 1000, 100,
+		     1024);
+	bench_memory("1,000 busy, max_connections 1000", 1000, 1000, 100,
+		     1024);
+	return 0;
+}
