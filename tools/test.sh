@@ -2,7 +2,9 @@
 # test.sh - build wsdbg and run the whole test suite:
 #   1. unit and tool tests (Criterion, meson test), optimised build;
 #   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. each libFuzzer target for a bounded time (WSDBG_FUZZ_SECONDS, 60 s
+#   3. the shim's threaded scenarios under ThreadSanitizer (meson suite
+#      "tsan"), any report failing them;
+#   4. each libFuzzer target for a bounded time (WSDBG_FUZZ_SECONDS, 60 s
 #      each by default), with sanitizers, seeded from tests/fuzz/corpus/.
 # Ends with one line "wsdbg: N passed, N failed" and exits non-zero on any
 # failure. Build directories live under build/.
@@ -12,21 +14,27 @@ cd "$(dirname "$0")/.."
 
 fuzz_seconds=${WSDBG_FUZZ_SECONDS:-60}
 
+# Real peers and hosts the tests run: python3-websockets, nginx (a proxy
+# under the shim), jemalloc (another preloaded library), valgrind (leak
+# check), tmux (what a person sees on a terminal).
 wsdbg_need_packages "${WSDBG_BUILD_PACKAGES[@]}" libcriterion-dev \
-	clang libclang-rt-14-dev python3 python3-websockets
+	clang libclang-rt-14-dev python3 python3-websockets nginx-light \
+	libjemalloc2 valgrind tmux
 
 failed_stages=()
 
-# Runs the meson test suite of build dir $1; records a failure by name.
+# Runs the meson tests of build dir $1 (all, or those the meson test
+# options after $2 select); records a failure by name $2.
 run_suite() {
 	local dir=$1 name=$2
+	shift 2
 	echo "== $name"
 	if ! ninja -C "$dir" >"$dir/ninja.out" 2>&1; then
 		cat "$dir/ninja.out"
 		failed_stages+=("$name build")
 		return 0
 	fi
-	if ! meson test -C "$dir" --print-errorlogs --num-processes 2 \
+	if ! meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" \
 		| grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout):'; then
 		:
 	fi
@@ -45,6 +53,15 @@ wsdbg_setup build/asan -Db_sanitize=address,undefined -Db_lundef=false \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite build/asan "unit tests under ASan+UBSan"
+
+# Criterion cannot run under TSan: no unit tests in this build, only the
+# shim in real processes, with the TSan runtime preloaded first. A report
+# ends the host with status 66 and is on its stderr, which the scenarios
+# check. die_after_fork=0: the shim starts its stats thread again in fork
+# children, by design (TSan otherwise refuses threads after a fork).
+wsdbg_setup build/tsan -Db_sanitize=thread -Db_lundef=false -Dunit_tests=false
+TSAN_OPTIONS=halt_on_error=1:exitcode=66:die_after_fork=0 \
+	run_suite build/tsan "shim under ThreadSanitizer" --suite tsan
 
 echo "== fuzzing, ${fuzz_seconds}s per target"
 CC=clang wsdbg_setup build/fuzz -Dfuzz=true -Dtests=false \
@@ -84,7 +101,7 @@ else
 fi
 
 passed=$fuzz_passed failed=$fuzz_failed
-for counts in build/plain/counts build/asan/counts; do
+for counts in build/plain/counts build/asan/counts build/tsan/counts; do
 	[ -f "$counts" ] || continue
 	read -r p f <"$counts"
 	passed=$((passed + p))

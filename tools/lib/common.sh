@@ -23,8 +23,11 @@ wsdbg_need_packages() {
 		fi
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	"${sudo[@]}" apt-get update -qq
-	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Wait for another apt run (unattended upgrades) instead of failing.
+	local wait=(-o DPkg::Lock::Timeout=600)
+	"${sudo[@]}" apt-get "${wait[@]}" update -qq
+	"${sudo[@]}" apt-get "${wait[@]}" install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
 }
 
 # Packages every build needs.
