@@ -2,22 +2,25 @@
 shim, driven by ws-load-client with --connections N at once (default
 1,000), --messages M each (default 1,000: 1,000,000 in all), 32-byte texts,
 16 in flight per connection; WSDBG_MAX_CONNECTIONS=N/2 (half the load is
-detailed, half counted as untracked) and WSDBG_MAX_MEMORY=512K (well
-below what N/2 connections x 100 kept messages want, so the cap binds).
+detailed, half counted as untracked) and WSDBG_MAX_MEMORY=4M: above what
+N/2 busy connections hold besides stored text (records, rings, decoder
+state: about 7 KB each), below what they want with 100 kept messages
+each, so the cap binds and older texts give way.
 The same load runs first without the shim. Checks:
   - host behaviour unchanged: the client's output and status, the
     server's status and output, identical with and without the shim;
   - live "summary" snapshots every 0.1 s during the run all parse, their
-    totals never go down, and memory_used never exceeds max_memory;
+    totals never go down, memory_used never exceeds max_memory and
+    memory_held (all the registry holds) never exceeds max_held;
   - the dump: totals exactly what was sent (messages, payload bytes and
     frames each way, by type), connections N with N/2 tracked and N/2
     untracked, no error; each tracked connection: its own M+1 messages
     each way counted, the last 100 of both ways kept (the rest counted
     as dropped),
-    close 1000 "load done" by the client, state closed; memory_used under
-    the cap.
+    close 1000 "load done" by the client, state closed; memory_used and
+    memory_held under the cap, and some kept texts gave way to it.
 Prints the figures: messages, connections, duration with and without the
-shim, peak memory_used, peak RSS.
+shim, peak memory_used and memory_held, peak RSS.
 """
 import os
 import sys
@@ -28,7 +31,7 @@ from modelkit import check, figure, harness
 
 SIZE = 32
 WINDOW = 16
-MAX_MEMORY = 512 * 1024
+MAX_MEMORY = 4 << 20
 MAX_MESSAGES = 100  # WSDBG_MAX_MESSAGES default
 CLOSE_PAYLOAD = 2 + len("load done")
 
@@ -96,6 +99,13 @@ def main():
                   for s in samples),
               f"memory_used within max_memory={MAX_MEMORY} in every "
               f"sample (peak {peak_mem})")
+        # What the registry holds in all (records, rings, decoder state,
+        # stored text) stays under the same cap.
+        peak_held = sampler.max_memory_held()
+        check(all(s[1]["memory_held"] <= s[2]["max_held"] == MAX_MEMORY
+                  for s in samples),
+              f"memory_held within max_held={MAX_MEMORY} in every "
+              f"sample (peak {peak_held})")
 
         snap = harness.load_json(os.path.join(tmp, f"dump-{server.pid}.json"))
         t = snap["totals"]
@@ -145,6 +155,11 @@ def main():
               "different client connection")
         dropped_text = sum(1 for c in conns for x in c["messages"]
                            if x.get("text_dropped"))
+        check(0 < dropped_text < tracked * MAX_MESSAGES,
+              f"the cap binds: {dropped_text} kept messages gave their "
+              f"text way, not all")
+        check(t["memory_held"] <= MAX_MEMORY,
+              f"memory_held at exit {t['memory_held']} <= {MAX_MEMORY}")
         figure("load connections at once", n)
         figure("load messages each way", msgs)
         figure("load tracked / untracked", f"{tracked} / {n - tracked}")
@@ -152,6 +167,7 @@ def main():
                f"{plain_s:.1f} / {shim_s:.1f}")
         figure("load live summaries sampled", len(samples))
         figure("load peak memory_used (cap)", f"{peak_mem} ({MAX_MEMORY})")
+        figure("load peak memory_held (cap)", f"{peak_held} ({MAX_MEMORY})")
         figure("load kept messages whose text gave way to the cap",
                dropped_text)
         figure("load peak server RSS KiB", sampler.max_rss())

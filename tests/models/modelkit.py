@@ -105,6 +105,9 @@ class Sampler:
     def max_memory_used(self):
         return max((s[1]["memory_used"] for s in self.samples), default=0)
 
+    def max_memory_held(self):
+        return max((s[1]["memory_held"] for s in self.samples), default=0)
+
     def max_rss(self):
         return max((s[3] or 0 for s in self.samples), default=0)
 
