@@ -115,19 +115,8 @@ static char *snapshot(struct registry *r)
 	return json;
 }
 
-/* The raw JSON value at path, "(absent)" when there is none. */
-static const char *field(const char *json, const char *path)
-{
-	static char bufs[8][4096];
-	static int next;
-	char *out = bufs[next++ % 8];
-
-	return json_check_get(json, path, out, sizeof(bufs[0])) ? out
-								: "(absent)";
-}
-
 #define assert_field(json, path, want) \
-	cr_assert_str_eq(field(json, path), want, "%s", path)
+	cr_assert_str_eq(json_check_field(json, path), want, "%s", path)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 

@@ -40,18 +40,8 @@ static char *snapshot(struct registry *r)
 	return snapshot_with(r, &opt);
 }
 
-static const char *field(const char *json, const char *path)
-{
-	static char bufs[8][4096];
-	static int next;
-	char *out = bufs[next++ % 8];
-
-	return json_check_get(json, path, out, sizeof(bufs[0])) ? out
-								: "(absent)";
-}
-
 #define assert_field(json, path, want) \
-	cr_assert_str_eq(field(json, path), want, "%s", path)
+	cr_assert_str_eq(json_check_field(json, path), want, "%s", path)
 
 static struct ws_message msg(uint8_t opcode, const void *p, size_t n)
 {
@@ -330,10 +320,10 @@ Test(registry_snapshot, hostile_strings_everywhere_come_out_valid)
 		     "\"7122625c73011f7f0a09ffc328eda080c0aff490\"");
 	assert_field(j, "connections.0.messages.4.hex", "\"610062\"");
 	assert_field(j, "connections.0.close.code", "4000");
-	cr_assert_str_eq(field(j, "connections.0.close.reason"),
-			 field(j, "connections.0.messages.5.text"));
-	cr_assert_not_null(strstr(field(j, "connections.0.close.reason"),
-				  "a\\u0000b"));
+	cr_assert_str_eq(json_check_field(j, "connections.0.close.reason"),
+			 json_check_field(j, "connections.0.messages.5.text"));
+	const char *reason = json_check_field(j, "connections.0.close.reason");
+	cr_assert_not_null(strstr(reason, "a\\u0000b"));
 	assert_field(j, "connections.0.error_name", "\"inflate\"");
 	free(j);
 	registry_free(r);
@@ -545,7 +535,7 @@ static void report_capture(struct registry *r, uint64_t id, size_t bytes)
 
 static size_t field_size(const char *json, const char *path)
 {
-	return (size_t)strtoull(field(json, path), NULL, 10);
+	return (size_t)strtoull(json_check_field(json, path), NULL, 10);
 }
 
 Test(registry_snapshot, a_connection_holds_at_most_100_kib_whatever_the_sizes)

@@ -56,6 +56,7 @@
 
 #include "base64.h"
 #include "sha1.h"
+#include "ws_peer.h"
 
 static const char prog[] = "raw-host";
 
@@ -351,10 +352,8 @@ static void add_header(const char *line)
 
 static long number(const char *s, long min, long max)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	long v;
+	if (peer_parse_long(s, min, max, &v) != 0)
 		usage();
 	return v;
 }

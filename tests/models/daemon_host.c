@@ -38,37 +38,6 @@ static const char prog[] = "daemon-host";
 
 enum close_how { CLOSE_RANGE, CLOSE_FROM, CLOSE_LOOP };
 
-/* Serves one connection to its close. Returns 0 when it ended well. */
-static int serve(int fd, double deadline)
-{
-	struct peer_conn c;
-	struct peer_msg m;
-	int rc = -1;
-
-	peer_conn_init(&c, fd, PEER_IO_RECV, deadline, prog);
-	if (peer_server_handshake(&c) != 0)
-		goto free_conn;
-	for (;;) {
-		int r = peer_read_message(&c, &m);
-		if (r <= 0) {
-			rc = r == 0 ? 0 : -1;
-			break;
-		}
-		if (m.opcode == PEER_OP_PONG)
-			continue;
-		uint8_t op = m.opcode == PEER_OP_PING ? PEER_OP_PONG : m.opcode;
-		if (peer_send_frame(&c, true, op, m.data, m.len) != 0)
-			break;
-		if (m.opcode == PEER_OP_CLOSE) {
-			rc = 0;
-			break;
-		}
-	}
-free_conn:
-	peer_conn_free(&c);
-	return rc;
-}
-
 /* Writes text to path through path.tmp and a rename. */
 static void write_file(const char *path, const char *text)
 {
@@ -141,7 +110,7 @@ static void daemon_main(enum close_how how, const char *ready,
 			failed++;
 			break;
 		}
-		failed += serve(fd, deadline) != 0;
+		failed += peer_echo_session(fd, PEER_IO_RECV, deadline, prog) != 0;
 		close(fd);
 	}
 	close(listen_fd);

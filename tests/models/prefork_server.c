@@ -34,37 +34,6 @@
 
 static const char prog[] = "prefork-server";
 
-/* Serves one connection to its close. Returns 0 when it ended well. */
-static int serve(int fd, double deadline)
-{
-	struct peer_conn c;
-	struct peer_msg m;
-	int rc = -1;
-
-	peer_conn_init(&c, fd, PEER_IO_READ, deadline, prog);
-	if (peer_server_handshake(&c) != 0)
-		goto free_conn;
-	for (;;) {
-		int r = peer_read_message(&c, &m);
-		if (r <= 0) {
-			rc = r == 0 ? 0 : -1;
-			break;
-		}
-		if (m.opcode == PEER_OP_PONG)
-			continue;
-		uint8_t op = m.opcode == PEER_OP_PING ? PEER_OP_PONG : m.opcode;
-		if (peer_send_frame(&c, true, op, m.data, m.len) != 0)
-			break;
-		if (m.opcode == PEER_OP_CLOSE) {
-			rc = 0;
-			break;
-		}
-	}
-free_conn:
-	peer_conn_free(&c);
-	return rc;
-}
-
 /* A worker: K connections from the shared socket, one at a time. */
 static int worker(int listen_fd, long per_worker, double deadline)
 {
@@ -82,7 +51,7 @@ static int worker(int listen_fd, long per_worker, double deadline)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		failed |= serve(fd, deadline) != 0;
+		failed |= peer_echo_session(fd, PEER_IO_READ, deadline, prog) != 0;
 		close(fd);
 	}
 	return failed;
@@ -90,10 +59,8 @@ static int worker(int listen_fd, long per_worker, double deadline)
 
 static long number(const char *s, long min, long max)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
+	long v;
+	if (peer_parse_long(s, min, max, &v) != 0) {
 		fprintf(stderr,
 			"usage: %s [--workers N] [--per-worker K] "
 			"[--timeout S]\n",

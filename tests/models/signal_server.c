@@ -130,13 +130,9 @@ static void *serve(void *arg)
 			continue;
 		}
 		first = false;
-		if (m.opcode == PEER_OP_PONG)
-			continue;
-		uint8_t op = m.opcode == PEER_OP_PING ? PEER_OP_PONG : m.opcode;
-		if (peer_send_frame(&c, true, op, m.data, m.len) != 0)
-			break;
-		if (m.opcode == PEER_OP_CLOSE) {
-			ok = true;
+		r = peer_echo_message(&c, &m);
+		if (r != 0) {
+			ok = r > 0;
 			break;
 		}
 	}
@@ -153,10 +149,8 @@ out:
 
 static long number(const char *s, long min, long max)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
+	long v;
+	if (peer_parse_long(s, min, max, &v) != 0) {
 		fprintf(stderr,
 			"usage: %s [--connections N] [--ticks K] "
 			"[--interval-us U] [--timeout S]\n",

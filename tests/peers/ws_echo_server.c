@@ -338,10 +338,8 @@ static void usage(void)
 
 static long number(const char *s, long min, long max)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	long v;
+	if (peer_parse_long(s, min, max, &v) != 0)
 		usage();
 	return v;
 }

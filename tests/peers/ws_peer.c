@@ -56,6 +56,17 @@ double peer_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int peer_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 void peer_random(void *p, size_t n)
 {
 	uint8_t *out = p;
@@ -620,4 +631,42 @@ int peer_read_message(struct peer_conn *c, struct peer_msg *m)
 			return 1;
 		}
 	}
+}
+
+/* ---- echo --------------------------------------------------------------- */
+
+int peer_echo_message(struct peer_conn *c, const struct peer_msg *m)
+{
+	if (m->opcode == PEER_OP_PONG)
+		return 0;
+	uint8_t op = m->opcode == PEER_OP_PING ? PEER_OP_PONG : m->opcode;
+	if (peer_send_frame(c, true, op, m->data, m->len) != 0)
+		return -1;
+	return m->opcode == PEER_OP_CLOSE;
+}
+
+int peer_echo_session(int fd, enum peer_io io, double deadline,
+		      const char *who)
+{
+	struct peer_conn c;
+	struct peer_msg m;
+	int rc = -1;
+
+	peer_conn_init(&c, fd, io, deadline, who);
+	if (peer_server_handshake(&c) == 0) {
+		for (;;) {
+			int r = peer_read_message(&c, &m);
+			if (r <= 0) {
+				rc = r == 0 ? 0 : -1;
+				break;
+			}
+			r = peer_echo_message(&c, &m);
+			if (r != 0) {
+				rc = r > 0 ? 0 : -1;
+				break;
+			}
+		}
+	}
+	peer_conn_free(&c);
+	return rc;
 }

@@ -110,6 +110,22 @@ struct peer_msg {
  * frames, -1 on a protocol error, a timeout or a failed read. */
 int peer_read_message(struct peer_conn *c, struct peer_msg *m);
 
+/* Answers m as an echo server does: a ping with a pong of its payload,
+ * a pong not at all, anything else (a close included) with the same
+ * frame. Returns 1 when m was a close (the session is over), 0 when the
+ * session goes on, -1 when the answer could not be sent. */
+int peer_echo_message(struct peer_conn *c, const struct peer_msg *m);
+
+/* An echo session on fd, server side: the handshake, then
+ * peer_echo_message for each message until the client's close or the end
+ * of the connection. Returns 0 when it ended either way, else -1. */
+int peer_echo_session(int fd, enum peer_io io, double deadline,
+		      const char *who);
+
+/* The whole of s as a decimal number within [min, max] into *out.
+ * Returns 0, or -1 (not a number, trailing characters, out of range). */
+int peer_parse_long(const char *s, long min, long max, long *out);
+
 /* Fills n bytes with random bytes (getrandom). */
 void peer_random(void *p, size_t n);
 

@@ -372,3 +372,13 @@ char *json_check_get(const char *text, const char *path, char *out,
 	out[ps.p - v] = '\0';
 	return out;
 }
+
+const char *json_check_field(const char *text, const char *path)
+{
+	static char bufs[8][4096];
+	static unsigned next;
+	char *out = bufs[next++ % 8];
+
+	return json_check_get(text, path, out, sizeof(bufs[0])) ? out
+								: "(absent)";
+}

@@ -26,4 +26,9 @@ bool json_check(const char *text, size_t len, char *err, size_t errlen);
 char *json_check_get(const char *text, const char *path, char *out,
 		     size_t outlen);
 
+/* json_check_get into one of 8 static 4 KiB buffers, taken in turn (so a
+ * few results can be compared in one expression); "(absent)" when there is
+ * no such value. Not thread-safe: for tests. */
+const char *json_check_field(const char *text, const char *path);
+
 #endif
