@@ -88,11 +88,18 @@ out:
 
 static long drained;
 
-/* Reads the socketpair until every tick's byte has come. */
+/* Reads the socketpair until every tick's byte has come. SIGALRM is
+ * blocked here: a handler on this thread, writing to the socketpair only
+ * this thread drains, would wait forever once the socketpair is full
+ * (a few hundred one-byte writes on a busy machine). */
 static void *drain(void *arg)
 {
 	(void)arg;
 	char buf[256];
+	sigset_t alarm;
+	sigemptyset(&alarm);
+	sigaddset(&alarm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alarm, NULL);
 	while (drained < ticks_wanted && peer_now() < deadline) {
 		struct pollfd p = {.fd = pair[0], .events = POLLIN};
 		if (poll(&p, 1, 100) <= 0)
