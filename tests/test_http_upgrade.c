@@ -1118,6 +1118,55 @@ Test(http_upgrade, credentials_headers_are_secret_and_others_are_not)
 	cr_assert_not(http_header_is_secret("sec-websocket-key"));
 	cr_assert_not(http_header_is_secret("cookies"));
 	cr_assert_not(http_header_is_secret(""));
+	cr_assert(http_header_is_secret("X-Api-Key"));
+	cr_assert(http_header_is_secret("x-auth-token"));
+	cr_assert(http_header_is_secret("x-access-token"));
+	cr_assert_not(http_header_is_secret("x-request-id"));
+}
+
+/* http_query_redact of q with mask "[r]", sized first and then written:
+ * both passes must agree. */
+static void assert_redacted(const char *q, const char *want)
+{
+	size_t n = http_query_redact(q, strlen(q), "[r]", NULL);
+	char *out = malloc(n + 1);
+
+	cr_assert_not_null(out);
+	cr_assert_eq(http_query_redact(q, strlen(q), "[r]", out), n, "%s", q);
+	out[n] = '\0';
+	cr_assert_str_eq(out, want, "query %s", q);
+	free(out);
+}
+
+Test(http_upgrade, query_credentials_are_masked_and_the_rest_kept_byte_for_byte)
+{
+	assert_redacted("", "");
+	assert_redacted("room=lobby&page=2", "room=lobby&page=2");
+	assert_redacted("token=abc", "token=[r]");
+	assert_redacted("room=1&access_token=eyJhbGciOi.x.y&v=2",
+			"room=1&access_token=[r]&v=2");
+	assert_redacted("API_KEY=k1;Session=s&sig=zz",
+			"API_KEY=[r];Session=[r]&sig=[r]");
+	assert_redacted("csrfToken=q&refresh_token=r",
+			"csrfToken=[r]&refresh_token=[r]");
+	/* An empty value, a name alone, empty parameters: nothing to hide. */
+	assert_redacted("token=&key&&x=1&", "token=&key&&x=1&");
+	/* Only the first '=' splits; the value may hold more of them. */
+	assert_redacted("jwt=a=b=c&tokens=1", "jwt=[r]&tokens=1");
+	/* Names are compared as sent, not percent-decoded. */
+	assert_redacted("to%6Ben=x&passwordless=1", "to%6Ben=x&passwordless=1");
+}
+
+Test(http_upgrade, query_parameter_names_that_carry_credentials)
+{
+	cr_assert(http_query_param_is_secret("access_token", 12));
+	cr_assert(http_query_param_is_secret("ID_TOKEN", 8));
+	cr_assert(http_query_param_is_secret("password", 8));
+	cr_assert(http_query_param_is_secret("apikey", 6));
+	cr_assert(http_query_param_is_secret("keyx", 3)); /* "key" */
+	cr_assert_not(http_query_param_is_secret("keyx", 4));
+	cr_assert_not(http_query_param_is_secret("room", 4));
+	cr_assert_not(http_query_param_is_secret("", 0));
 }
 
 Test(http_upgrade, strerror_names_every_status)

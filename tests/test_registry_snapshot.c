@@ -99,6 +99,36 @@ static struct registry *scripted_session(void)
 	return r;
 }
 
+Test(registry_snapshot, credentials_in_headers_and_query_are_stored_redacted)
+{
+	static const char *const names[] = {"Host", "X-Api-Key",
+					     "Authorization"};
+	static const char *const values[] = {"localhost", "hunter2-key",
+					      "Bearer hunter2-bearer"};
+	struct registry_request req = {
+		.fd = 9, .role = REGISTRY_CLIENT, .local = "127.0.0.1:5000",
+		.peer = "127.0.0.1:8080", .path = "/live",
+		.query = "room=1&access_token=hunter2-q&v=2", .nheaders = 3,
+		.header_names = names, .header_values = values};
+	struct registry_config cfg;
+	struct registry *r;
+
+	registry_config_defaults(&cfg);
+	r = registry_new(&cfg);
+	cr_assert_not_null(r);
+	cr_assert_gt(registry_open(r, &req, 1764000000.1), 0);
+	char *j = snapshot(r);
+	assert_field(j, "connections.0.query",
+		     "\"room=1&access_token=[redacted]&v=2\"");
+	assert_field(j, "connections.0.headers",
+		     "{\"host\": \"localhost\", "
+		     "\"x-api-key\": \"[redacted]\", "
+		     "\"authorization\": \"[redacted]\"}");
+	cr_assert_null(strstr(j, "hunter2"), "%s", j);
+	free(j);
+	registry_free(r);
+}
+
 Test(registry_snapshot, a_scripted_session_gives_the_documented_keys)
 {
 	struct registry *r = scripted_session();

@@ -171,7 +171,23 @@ unsigned http_upgrade_problems(const struct http_upgrade *p);
 
 /* Whether header name lname (any letter case) carries credentials and
  * must be shown redacted: cookie, set-cookie, authorization,
- * proxy-authorization. */
+ * proxy-authorization, and the common token headers x-api-key,
+ * x-auth-token, x-access-token, x-csrf-token, x-xsrf-token. */
 bool http_header_is_secret(const char *lname);
+
+/* Whether a query parameter named name[0..n) (any letter case, as sent:
+ * not percent-decoded) usually carries a credential: any name ending in
+ * "token" (access_token, id_token...), and auth, api_key, apikey, key,
+ * password, secret, client_secret, jwt, session, sid, sig, signature,
+ * ticket and the like. */
+bool http_query_param_is_secret(const char *name, size_t n);
+
+/* Writes query q[0..n) to out with the value of every secret parameter
+ * (http_query_param_is_secret; an empty value stays empty) replaced by
+ * mask; everything else, separators included, as it was. Returns the
+ * length written (no NUL added). With out NULL, only returns the length,
+ * so a caller can size out first. */
+size_t http_query_redact(const char *q, size_t n, const char *mask,
+			 char *out);
 
 #endif

@@ -98,7 +98,9 @@ enum registry_dir { REGISTRY_SENT, REGISTRY_RECEIVED };
 
 /* What is known when the upgrade request is seen. Strings are copied;
  * NULL means unknown/absent. Headers are the request's, names lower-case;
- * secret ones (http_header_is_secret) are stored redacted. */
+ * secret ones (http_header_is_secret) are stored redacted, and so are
+ * the values of credential parameters in the query
+ * (http_query_param_is_secret). */
 struct registry_request {
 	int fd;
 	enum registry_role role;

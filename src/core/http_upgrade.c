@@ -723,10 +723,9 @@ unsigned http_upgrade_problems(const struct http_upgrade *p)
 bool http_header_is_secret(const char *lname)
 {
 	static const char *const secret[] = {
-		"cookie",
-		"set-cookie",
-		"authorization",
-		"proxy-authorization",
+		"cookie",	  "set-cookie",	    "authorization",
+		"proxy-authorization", "x-api-key", "x-auth-token",
+		"x-access-token", "x-csrf-token",  "x-xsrf-token",
 	};
 
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
@@ -734,4 +733,66 @@ bool http_header_is_secret(const char *lname)
 			return true;
 	}
 	return false;
+}
+
+/* Whether s[0..n) ends with suffix, in any letter case. */
+static bool ascii_case_ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+	return n >= k && ascii_case_equal(s + n - k, k, suffix);
+}
+
+bool http_query_param_is_secret(const char *name, size_t n)
+{
+	static const char *const secret[] = {
+		"auth",	      "authorization", "api_key",   "apikey",
+		"api-key",    "key",	       "password",  "passwd",
+		"pass",	      "pwd",	       "secret",    "client_secret",
+		"jwt",	      "session",       "sessionid", "session_id",
+		"sid",	      "sig",	       "signature", "ticket",
+		"credential", "credentials",
+	};
+
+	/* access_token, id_token, refresh_token, csrfToken, token... */
+	if (ascii_case_ends_with(name, n, "token"))
+		return true;
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+		if (ascii_case_equal(name, n, secret[i]))
+			return true;
+	}
+	return false;
+}
+
+size_t http_query_redact(const char *q, size_t n, const char *mask,
+			 char *out)
+{
+	size_t len = 0, masklen = strlen(mask);
+
+	/* Parameters are separated by '&' (or ';', as some servers take);
+	 * each is name[=value]. */
+	for (size_t i = 0; i < n;) {
+		size_t end = i, eq;
+		while (end < n && q[end] != '&' && q[end] != ';')
+			end++;
+		for (eq = i; eq < end && q[eq] != '='; eq++)
+			;
+		bool hide = eq < end && eq + 1 < end &&
+			    http_query_param_is_secret(q + i, eq - i);
+		size_t keep = hide ? eq + 1 - i : end - i;
+		if (out)
+			memcpy(out + len, q + i, keep);
+		len += keep;
+		if (hide) {
+			if (out)
+				memcpy(out + len, mask, masklen);
+			len += masklen;
+		}
+		if (end < n) {
+			if (out)
+				out[len] = q[end];
+			len++;
+		}
+		i = end + 1;
+	}
+	return len;
 }

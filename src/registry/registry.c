@@ -113,6 +113,23 @@ static uint32_t strblock_add_opt(struct strblock *b, const char *s)
 	return s ? strblock_add(b, s, strlen(s)) : REGISTRY_NO_STRING;
 }
 
+/* Adds query q with the values of credential parameters redacted
+ * (http_query_redact); REGISTRY_NO_STRING for none. */
+static uint32_t strblock_add_query(struct strblock *b, const char *q)
+{
+	uint32_t off = (uint32_t)b->len;
+	size_t n;
+
+	if (!q)
+		return REGISTRY_NO_STRING;
+	n = http_query_redact(q, strlen(q), redacted,
+			      b->buf ? b->buf + b->len : NULL);
+	if (b->buf)
+		b->buf[b->len + n] = '\0';
+	b->len += n + 1;
+	return off;
+}
+
 /* Adds header name i lower-cased, then the values of every header of that
  * name joined with ", " (RFC 9110 5.3), or "[redacted]". Returns false if
  * an earlier header had the same name (already added). */
@@ -179,7 +196,7 @@ static bool conn_set_request(struct registry_conn *c,
 		c->off_local = strblock_add_opt(&b, req->local);
 		c->off_peer = strblock_add_opt(&b, req->peer);
 		c->off_path = strblock_add_opt(&b, req->path);
-		c->off_query = strblock_add_opt(&b, req->query);
+		c->off_query = strblock_add_query(&b, req->query);
 		c->off_headers = (uint32_t)b.len;
 		c->nheaders = 0;
 		for (size_t i = 0; i < req->nheaders; i++)

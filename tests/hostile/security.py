@@ -21,7 +21,8 @@ as without the shim:
                        times kept, no payload (text, hex, ping data, close
                        reason) anywhere in the live snapshot or the dump;
   credentials-server   Cookie (twice), Authorization, Proxy-Authorization
-                       (one folded over two lines) in a request to a
+                       (one folded over two lines), X-Api-Key and an
+                       access_token in the query in a request to a
                        preloaded server: redacted, no secret anywhere in
                        the live snapshot or the dump;
   credentials-client   a preloaded client sends them and the answer sets
@@ -374,6 +375,7 @@ SECRETS = {
     # An obsolete line folding (RFC 9112 5.2): the secret on the second
     # line still belongs to the header.
     "Proxy-Authorization": "Basic\r\n\tSECRET-PROXY-FOLDED",
+    "X-Api-Key": "SECRET-API-KEY",
 }
 
 
@@ -382,7 +384,7 @@ def credentials_server(args, tmp):
     dump = os.path.join(tmp, "dump-%p.json")
     env = harness.shim_env(args, d, dump)
     server = harness.Server([args.host, "server", "--timeout", "20"], env)
-    head = F.upgrade_request("/private?room=1", [
+    head = F.upgrade_request("/private?room=1&access_token=SECRET-Q&v=2", [
         f"{k}: {v}" for k, v in SECRETS.items()])
     with socket.create_connection(("127.0.0.1", server.port),
                                   timeout=10) as s:
@@ -409,11 +411,17 @@ def credentials_server(args, tmp):
     headers = snap["connections"][0]["headers"] if snap and \
         snap["connections"] else {}
     redacted = {k: v for k, v in headers.items()
-                if k in ("cookie", "authorization", "proxy-authorization")}
+                if k in ("cookie", "authorization", "proxy-authorization",
+                         "x-api-key")}
     check(redacted == {"cookie": "[redacted]",
                        "authorization": "[redacted]",
-                       "proxy-authorization": "[redacted]"},
-          f"the three headers are listed, redacted: {redacted}")
+                       "proxy-authorization": "[redacted]",
+                       "x-api-key": "[redacted]"},
+          f"the four headers are listed, redacted: {redacted}")
+    query = snap["connections"][0]["query"] if snap and \
+        snap["connections"] else None
+    check(query == "room=1&access_token=[redacted]&v=2",
+          f"the query's token is redacted, the rest kept: {query!r}")
     check("visible text" in dump_text, "the message itself is kept")
 
 
