@@ -91,6 +91,7 @@ static struct registry *scripted_session(void)
 	record(r, id, REGISTRY_RECEIVED, msg(0xA, "hb", 2), 1764000002.00021);
 	m = msg(0x8, close_frame, 5);
 	m.close_code = 1000;
+	m.close_code_valid = true;
 	m.close_reason = close_frame + 2;
 	m.close_reason_len = 3;
 	record(r, id, REGISTRY_RECEIVED, m, 1764000002.3);
@@ -206,6 +207,7 @@ Test(registry_snapshot, a_scripted_session_gives_the_documented_keys)
 		     "\"dir\": \"received\", \"type\": \"close\", \"size\": 5, "
 		     "\"frames\": 1, \"compressed\": false, "
 		     "\"truncated\": false, \"code\": 1000, "
+		     "\"code_valid\": true, "
 		     "\"utf8_valid\": true, \"text\": \"bye\", "
 		     "\"text_dropped\": false}");
 	free(j);
@@ -784,6 +786,29 @@ Test(registry_snapshot, texts_stay_exact_when_blocks_of_older_messages_are_reuse
 	/* What is counted is what the blocks hold, allocation included. */
 	cr_assert_geq(registry_memory_used(r), 4 * (500 + 32));
 	cr_assert_leq(registry_memory_used(r), 4 * (590 + 590 / 8 + 64));
+	free(j);
+	registry_free(r);
+}
+
+Test(registry_snapshot, a_close_code_that_may_not_be_sent_is_marked_invalid)
+{
+	static const uint8_t close_999[] = {0x03, 0xe7};
+	struct registry_config cfg;
+	struct registry *r;
+	struct ws_message m = msg(0x8, close_999, 2);
+	uint64_t id;
+
+	registry_config_defaults(&cfg);
+	r = registry_new(&cfg);
+	cr_assert_not_null(r);
+	id = open_conn(r);
+	m.close_code = 999; /* RFC 6455 7.4.2: 0-999 are not used */
+	m.close_code_valid = false;
+	record(r, id, REGISTRY_RECEIVED, m, 1764000002);
+	char *j = snapshot(r);
+	assert_field(j, "connections.0.messages.0.code", "999");
+	assert_field(j, "connections.0.messages.0.code_valid", "false");
+	assert_field(j, "connections.0.close.code", "999");
 	free(j);
 	registry_free(r);
 }

@@ -279,6 +279,9 @@ static void print_markers(const struct printer *o, const json_t *m)
 	if (json_is_false(json_object_get(m, "utf8_valid")))
 		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
 				      " [invalid utf-8]");
+	if (json_is_false(json_object_get(m, "code_valid")))
+		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
+				      " [invalid code]");
 	if (json_is_true(json_object_get(m, "text_dropped")))
 		snprintf(marks + n, sizeof(marks) - n, " [not kept]");
 	if (marks[0])

@@ -488,6 +488,7 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	s->compressed = m->compressed;
 	s->utf8_valid = m->utf8_valid;
 	s->close_code = m->opcode == WS_OPCODE_CLOSE ? m->close_code : -1;
+	s->code_valid = m->opcode == WS_OPCODE_CLOSE && m->close_code_valid;
 	p = content(&r->cfg, m, &n, &cut);
 	/* truncated: what is shown is a prefix. Content not kept by choice
 	 * (binary hidden, metadata_only) is not called truncated. */

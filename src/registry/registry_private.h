@@ -93,6 +93,8 @@ struct registry_slot {
 	bool compressed;
 	bool truncated;           /* only a prefix of the payload was kept */
 	bool utf8_valid;          /* text / close reason was valid UTF-8 */
+	bool code_valid;          /* close frames: the code may be sent
+				   * (ws_close_code_is_valid) */
 	bool text_dropped;        /* stored data given up to a memory cap */
 };
 

@@ -5,7 +5,7 @@
  * with the lock released.
  *
  * Keys beyond DESIGN's, all additions: "status", "error_name", "fault",
- * "messages_dropped" per connection; "wire_bytes" per direction; totals
+ * "messages_dropped" per connection; "code_valid" per close message; "wire_bytes" per direction; totals
  * "rejected", "expired", "errors", frames and wire bytes, "memory_used",
  * "memory_held", "by_type"; per connection "memory_used" and
  * "memory_held"; config "max_conn_memory", "max_held", "max_conn_held";
@@ -17,8 +17,9 @@
  *   text    "text": the kept prefix (invalid UTF-8 shown as U+FFFD, a
  *           character cut by truncation left out), "utf8_valid";
  *   binary  "hex": the preview, when show_binary;
- *   close   "code" (null when the frame had none), "text": the reason,
- *           "utf8_valid";
+ *   close   "code" (null when the frame had none), "code_valid" (with a
+ *           code: whether RFC 6455 7.4 lets it be sent), "text": the
+ *           reason, "utf8_valid";
  *   ping, pong  "text" when the payload is printable UTF-8 (no control
  *           characters), else "hex".
  * A key is left out when nothing was kept (metadata_only, binary hidden,
@@ -416,10 +417,12 @@ static void write_content(struct json_writer *w, const struct registry_slot *s)
 			json_hex(w, "hex", d->bytes, d->len);
 		break;
 	case WS_OPCODE_CLOSE:
-		if (s->close_code >= 0)
+		if (s->close_code >= 0) {
 			json_int(w, "code", s->close_code);
-		else
+			json_bool(w, "code_valid", s->code_valid);
+		} else {
 			json_null(w, "code");
+		}
 		json_bool(w, "utf8_valid", s->utf8_valid);
 		if (d)
 			json_bytes(w, "text", d->bytes, d->len, false);

@@ -157,6 +157,20 @@ def offline(cli, fixtures, tmp):
                ["msgs", "--from", exit_json, "--grep", "nothing-like-it"],
                1, err=["no message matches"])
 
+    # A close whose code may not be sent (RFC 6455 7.4.2) is marked.
+    bad = json.loads(json.dumps(snap))
+    for m in bad["connections"][1]["messages"]:
+        if m["type"] == "close" and m["dir"] == "received":
+            m["code"], m["code_valid"] = 999, False
+    bad_json = os.path.join(tmp, "bad-code.json")
+    with open(bad_json, "w") as f:
+        json.dump(bad, f)
+    out = cli.expect("msgs marks an invalid close code",
+                     ["msgs", "--from", bad_json, "2", "--type", "close"], 0,
+                     out=["[invalid code]"])
+    check(sum("[invalid code]" in r for r in timeline(out)) == 1,
+          "only the close whose code is invalid is marked", out)
+
     out = cli.expect("stats of a closed session",
                      ["stats", "--from", exit_json], 0,
                      out=["python3 pid 19686 · WebSocket statistics",

@@ -117,6 +117,10 @@ def invalid_close(c, what):
           f"{what}: the close with code 999 is listed as sent: {got}")
     check(c["close"] == {"code": 999, "reason": "odd", "by": "client"},
           f"{what}: close code 999 kept as the peer sent it: {c['close']}")
+    closes = [m.get("code_valid") for m in c["messages"]
+              if m["type"] == "close"]
+    check(closes == [False],
+          f"{what}: the close message says its code is invalid: {closes}")
     check(c["error_name"] == "frame_after_close",
           f"{what}: the text after the close is named: {c['error_name']}")
 
@@ -161,6 +165,9 @@ def clean_session(c, what):
     check(c["error"] is None and c["state"] == "closed"
           and c["close"] == {"code": 1000, "reason": "bye", "by": "client"},
           f"{what}: closed 1000 by the client, no error")
+    check([m.get("code_valid") for m in c["messages"]
+           if m["type"] == "close"] == [True],
+          f"{what}: the close message's code 1000 is valid")
 
 
 def oversized(c, what):
