@@ -5,10 +5,12 @@
  * one; results are read from its JSON snapshot.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wsdbg/capture.h"
+#include "wsdbg/http_upgrade.h"
 #include "wsdbg/registry.h"
 
 static const char request[] =
@@ -160,6 +162,37 @@ Test(capture, a_plain_http_request_is_not_recorded)
 	capture_close(&stream, &ctx, 1001.0);
 	char *json = snapshot();
 	HAS(json, "\"connections\": 0");
+	free(json);
+}
+
+/* Feeds method, then header lines until the block is over the parser's
+ * limit; the stream gives up. */
+static void feed_oversized(const char *method)
+{
+	static const char filler[] = "X-Filler: 0123456789abcdef0123456789\r\n";
+	char line[64];
+
+	snprintf(line, sizeof(line), "%s /ws HTTP/1.1\r\n", method);
+	feed(REGISTRY_RECEIVED, line, strlen(line));
+	for (size_t n = 0; n <= HTTP_UPGRADE_MAX_BLOCK; n += strlen(filler))
+		feed(REGISTRY_RECEIVED, filler, strlen(filler));
+	cr_assert(capture_ignored(&stream));
+}
+
+Test(capture, an_oversized_get_is_counted_but_not_listed)
+{
+	feed_oversized("GET");
+	char *json = snapshot();
+	HAS(json, "\"connections\": 0");
+	HAS(json, "\"oversized_handshakes\": 1");
+	free(json);
+}
+
+Test(capture, an_oversized_request_of_another_method_is_not_counted)
+{
+	feed_oversized("POST");
+	char *json = snapshot();
+	HAS(json, "\"oversized_handshakes\": 0");
 	free(json);
 }
 

@@ -201,6 +201,12 @@ void registry_messages(struct registry *r, uint64_t id, enum registry_dir dir,
 void registry_wire_bytes(struct registry *r, uint64_t id,
 			 enum registry_dir dir, uint64_t bytes);
 
+/* A request whose header block outgrew the handshake parser
+ * (HTTP_UPGRADE_MAX_BLOCK) although it began like an upgrade (a GET): it
+ * may have been a WebSocket, and cannot be read, so it is only counted
+ * (totals.oversized_handshakes). */
+void registry_oversized_handshake(struct registry *r);
+
 /* Decoding of dir stopped: the first error is kept ("received: reserved
  * opcode ..."). */
 void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,

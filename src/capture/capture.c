@@ -78,6 +78,14 @@ static void capture_report_memory(struct capture_stream *s,
 	registry_batch_end(&batch);
 }
 
+/* Whether request parser p got as far as a GET method: what a WebSocket
+ * upgrade starts with (RFC 6455 4.1). */
+static bool capture_began_as_get(const struct http_upgrade *p)
+{
+	return p->method.len == 3 &&
+	       memcmp(p->buf + p->method.off, "GET", 3) == 0;
+}
+
 /* Stops looking at this stream; keeps the id so its end is recorded. */
 static void capture_ignore(struct capture_stream *s,
 			   const struct capture_context *ctx)
@@ -196,6 +204,8 @@ static void capture_request_bytes(struct capture_stream *s,
 	}
 	if (st == HTTP_UPGRADE_NEED_MORE)
 		return;
+	if (st == HTTP_UPGRADE_TOO_LARGE && capture_began_as_get(s->request))
+		registry_oversized_handshake(ctx->registry);
 	if (st != HTTP_UPGRADE_DONE ||
 	    http_upgrade_kind(s->request) !=
 		    HTTP_UPGRADE_KIND_WEBSOCKET_REQUEST) {

@@ -399,6 +399,14 @@ void registry_wire_bytes(struct registry *r, uint64_t id, enum registry_dir dir,
 	registry_batch_end(&b);
 }
 
+void registry_oversized_handshake(struct registry *r)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->disabled)
+		r->totals.oversized_handshakes++;
+	pthread_mutex_unlock(&r->lock);
+}
+
 void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,
 		    enum ws_error err)
 {

@@ -185,6 +185,7 @@ struct registry_totals {
 	uint64_t expired;     /* dropped after ttl */
 	uint64_t untracked;   /* not detailed: the table was all open */
 	uint64_t errors;      /* directions whose decoding stopped */
+	uint64_t oversized_handshakes; /* GETs too large to read */
 	struct registry_counts counts[2];
 	uint64_t by_type[2][REGISTRY_TYPE_COUNT_];
 };

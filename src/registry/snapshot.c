@@ -6,7 +6,7 @@
  *
  * Keys beyond DESIGN's, all additions: "status", "error_name", "fault",
  * "messages_dropped" per connection; "code_valid" per close message; "wire_bytes" per direction; totals
- * "rejected", "expired", "errors", frames and wire bytes, "memory_used",
+ * "rejected", "expired", "errors", "oversized_handshakes", frames and wire bytes, "memory_used",
  * "memory_held", "by_type"; per connection "memory_used" and
  * "memory_held"; config "max_conn_memory", "max_held", "max_conn_held";
  * "tracking" (the circuit breaker:
@@ -284,6 +284,7 @@ static void write_totals(struct json_writer *w, const struct copy *cp)
 	json_uint(w, "untracked", t->untracked);
 	json_uint(w, "tracked", cp->nconns);
 	json_uint(w, "errors", t->errors);
+	json_uint(w, "oversized_handshakes", t->oversized_handshakes);
 	json_uint(w, "messages_sent", t->counts[REGISTRY_SENT].messages);
 	json_uint(w, "messages_received",
 		  t->counts[REGISTRY_RECEIVED].messages);

@@ -172,7 +172,8 @@ def clean_session(c, what):
 
 def oversized(c, what):
     # The request is over the handshake parser's 16 KiB block: the
-    # connection cannot be read, so it is not listed.
+    # connection cannot be read, so it is not listed, only counted in
+    # totals.oversized_handshakes (checked with the totals).
     not_listed(c, what)
 
 
@@ -507,6 +508,14 @@ def main():
         t = snap["totals"]
         check(t["active"] == 0 and t["untracked"] == 0,
               f"none left active or untracked: {t}")
+        # The oversized request (server role) cannot be read, but it is
+        # counted; nothing else is.
+        oversized_n = sum(1 for case in SERVER_CASES
+                          if case.expect is oversized) \
+            if args.role == "server" else 0
+        check(t["oversized_handshakes"] == oversized_n,
+              f"totals.oversized_handshakes {t['oversized_handshakes']} "
+              f"== {oversized_n}")
         errors = sum(1 for c in conns if c["error"])
         check(t["errors"] == errors,
               f"totals.errors {t['errors']} == connections with an error "
