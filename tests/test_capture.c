@@ -142,6 +142,58 @@ Test(capture, handshake_and_frames_fed_a_byte_at_a_time_give_the_same_record)
 	free(json);
 }
 
+/* Feeds all[0..n) as one vectored call split at a and b, with an empty
+ * piece and a tail that did not move. */
+static void feed_split(const uint8_t *all, size_t n, size_t a, size_t b)
+{
+	struct iovec iov[5] = {
+		{(void *)(uintptr_t)all, a},
+		{NULL, 0},
+		{(void *)(uintptr_t)(all + a), b - a},
+		{(void *)(uintptr_t)(all + b), n - b},
+		{(void *)(uintptr_t)all, 99}, /* did not move */
+	};
+	capture_feed_iov(&stream, &ctx, REGISTRY_RECEIVED, iov, 5, n, 1000.0);
+}
+
+/* Vectored calls, split anywhere, record what plain buffers do: the
+ * request with early frames (the handshake path), then, after the answer,
+ * frames (the path that records a whole call under one lock). */
+Test(capture, vectored_calls_split_anywhere_record_what_one_buffer_does)
+{
+	uint8_t first[256], frames[64];
+	size_t n1 = strlen(request), n2 = 0;
+	char *want;
+
+	memcpy(first, request, n1);
+	memcpy(first + n1, masked_hello, sizeof(masked_hello));
+	n1 += sizeof(masked_hello);
+	memcpy(frames, masked_hello, sizeof(masked_hello));
+	n2 += sizeof(masked_hello);
+	memcpy(frames + n2, client_close, sizeof(client_close));
+	n2 += sizeof(client_close);
+
+	feed(REGISTRY_RECEIVED, first, n1);
+	feed(REGISTRY_SENT, accepted, strlen(accepted));
+	feed(REGISTRY_RECEIVED, frames, n2);
+	want = snapshot();
+	HAS(want, "\"messages_received\": 3");
+	for (size_t a = 0; a <= n2; a++) {
+		for (size_t b = a; b <= n2; b++) {
+			size_t a1 = a * n1 / n2, b1 = b * n1 / n2;
+			teardown();
+			setup();
+			feed_split(first, n1, a1, b1);
+			feed(REGISTRY_SENT, accepted, strlen(accepted));
+			feed_split(frames, n2, a, b);
+			char *got = snapshot();
+			cr_assert_str_eq(got, want, "split at %zu, %zu", a, b);
+			free(got);
+		}
+	}
+	free(want);
+}
+
 Test(capture, bytes_that_cannot_start_a_request_are_ignored_at_once)
 {
 	static const uint8_t tls[] = {0x16, 0x03, 0x01, 0x02, 0x00};

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "wsdbg/registry.h"
 #include "wsdbg/ws_decoder.h"
@@ -82,6 +83,15 @@ static inline bool capture_ignored(const struct capture_stream *s)
 void capture_feed(struct capture_stream *s, const struct capture_context *ctx,
 		  enum registry_dir dir, const uint8_t *buf, size_t len,
 		  double now);
+
+/* The same for one vectored call (readv, writev, recvmsg, sendmsg...):
+ * the len bytes it moved, spread over iov[0..iovcnt) in order (the last
+ * pieces may be longer than what moved, or empty). Frames in all of them
+ * are recorded under one registry lock acquisition. */
+void capture_feed_iov(struct capture_stream *s,
+		      const struct capture_context *ctx, enum registry_dir dir,
+		      const struct iovec *iov, size_t iovcnt, size_t len,
+		      double now);
 
 /* Bytes in direction dir moved unseen (MSG_TRUNC, sendfile, splice...):
  * that direction's decoding stops with a gap error. */

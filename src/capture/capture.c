@@ -257,8 +257,20 @@ static void capture_start_frames(struct capture_stream *s,
 
 static void capture_frames(struct capture_stream *s,
 			   const struct capture_context *ctx,
-			   enum registry_dir dir, const uint8_t *buf,
-			   size_t len, double now);
+			   enum registry_dir dir, const struct iovec *iov,
+			   size_t iovcnt, size_t len, double now);
+
+/* capture_frames of one piece. */
+static void capture_frames_buf(struct capture_stream *s,
+			       const struct capture_context *ctx,
+			       enum registry_dir dir, const uint8_t *buf,
+			       size_t len, double now)
+{
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf,
+			    .iov_len = len};
+
+	capture_frames(s, ctx, dir, &iov, 1, len, now);
+}
 
 /* The answer direction's bytes during the handshake. */
 static void capture_answer_bytes(struct capture_stream *s,
@@ -323,19 +335,45 @@ static void capture_answer_bytes(struct capture_stream *s,
 	if (held_lost)
 		capture_gap(s, ctx, request_dir);
 	else if (held_len)
-		capture_frames(s, ctx, request_dir, held, held_len, now);
+		capture_frames_buf(s, ctx, request_dir, held, held_len, now);
 	free(held);
 	if (s->phase == CAPTURE_FRAMES && used < len)
-		capture_frames(s, ctx, answer_dir, buf + used, len - used, now);
+		capture_frames_buf(s, ctx, answer_dir, buf + used, len - used,
+				   now);
+}
+
+/* Decodes buf[0..len) of one direction into the open batch. Returns
+ * false when the decoder broke its contract (ws_decoder.h: never more
+ * than given, and all of it when it needs more). */
+static bool capture_decode(struct capture_stream *s, struct ws_decoder *d,
+			   struct registry_batch *batch, enum registry_dir dir,
+			   const uint8_t *buf, size_t len, double now)
+{
+	while (len > 0 && ws_decoder_error(d) == WS_OK && !batch->faulted) {
+		size_t used = 0;
+		struct ws_message m;
+		enum ws_decode_status st =
+			ws_decoder_feed(d, buf, len, &used, &m);
+		if (used > len || (st == WS_DECODE_NEED_MORE && used != len))
+			return false;
+		buf += used;
+		len -= used;
+		if (st != WS_DECODE_MESSAGE)
+			break;
+		/* Decoding it may have grown a buffer: counted first. */
+		registry_batch_capture_memory(batch, capture_memory(s));
+		registry_batch_message(batch, dir, &m, now);
+	}
+	return true;
 }
 
 /* Frames in one direction: decode, and count and record what one I/O call
- * moved under one registry lock acquisition (registry.h: only decoding
- * happens while it is held). */
+ * moved (len bytes over iov[0..iovcnt)) under one registry lock
+ * acquisition (registry.h: only decoding happens while it is held). */
 static void capture_frames(struct capture_stream *s,
 			   const struct capture_context *ctx,
-			   enum registry_dir dir, const uint8_t *buf,
-			   size_t len, double now)
+			   enum registry_dir dir, const struct iovec *iov,
+			   size_t iovcnt, size_t len, double now)
 {
 	struct ws_decoder *d = dir == REGISTRY_SENT ? &s->sent : &s->received;
 	struct registry_batch batch;
@@ -344,24 +382,11 @@ static void capture_frames(struct capture_stream *s,
 
 	registry_batch_begin(ctx->registry, &batch, s->id);
 	registry_batch_wire_bytes(&batch, dir, len);
-	while (len > 0 && ws_decoder_error(d) == WS_OK && !batch.faulted) {
-		size_t used = 0;
-		struct ws_message m;
-		enum ws_decode_status st =
-			ws_decoder_feed(d, buf, len, &used, &m);
-		/* ws_decoder.h: never more than given, and all of it when
-		 * it needs more. */
-		if (used > len || (st == WS_DECODE_NEED_MORE && used != len)) {
-			broken = true;
-			break;
-		}
-		buf += used;
-		len -= used;
-		if (st != WS_DECODE_MESSAGE)
-			break;
-		/* Decoding it may have grown a buffer: counted first. */
-		registry_batch_capture_memory(&batch, capture_memory(s));
-		registry_batch_message(&batch, dir, &m, now);
+	for (size_t i = 0; i < iovcnt && len > 0 && !broken; i++) {
+		size_t take = iov[i].iov_len < len ? iov[i].iov_len : len;
+		broken = !capture_decode(s, d, &batch, dir, iov[i].iov_base,
+					 take, now);
+		len -= take;
 	}
 	registry_batch_end(&batch);
 	if (broken) {
@@ -391,26 +416,60 @@ static void capture_frames(struct capture_stream *s,
 	}
 }
 
-void capture_feed(struct capture_stream *s, const struct capture_context *ctx,
-		  enum registry_dir dir, const uint8_t *buf, size_t len,
-		  double now)
+/* Bytes before the frames: sniffing and the handshake, piece by piece. */
+static void capture_handshake_bytes(struct capture_stream *s,
+				    const struct capture_context *ctx,
+				    enum registry_dir dir, const uint8_t *buf,
+				    size_t len, double now)
 {
-	if (len == 0 || s->phase == CAPTURE_IGNORED)
-		return;
 	if (s->phase == CAPTURE_SNIFF) {
 		capture_sniff(s, ctx, dir, buf[0]);
 		if (s->phase != CAPTURE_HANDSHAKE)
 			return;
 	}
-	if (s->phase == CAPTURE_FRAMES)
-		capture_frames(s, ctx, dir, buf, len, now);
-	else if (s->phase != CAPTURE_HANDSHAKE)
+	if (s->phase != CAPTURE_HANDSHAKE)
 		capture_fault(s, ctx, REGISTRY_FAULT_INVARIANT,
 			      "capture: stream in an unknown phase");
 	else if (dir == capture_request_dir(s))
 		capture_request_bytes(s, ctx, buf, len, now);
 	else
 		capture_answer_bytes(s, ctx, buf, len, now);
+}
+
+void capture_feed_iov(struct capture_stream *s,
+		      const struct capture_context *ctx, enum registry_dir dir,
+		      const struct iovec *iov, size_t iovcnt, size_t len,
+		      double now)
+{
+	size_t i = 0;
+
+	while (len > 0 && s->phase != CAPTURE_IGNORED) {
+		while (i < iovcnt && iov[i].iov_len == 0)
+			i++;
+		if (i == iovcnt)
+			return;
+		if (s->phase == CAPTURE_FRAMES) {
+			/* The rest of the call, one batch. */
+			capture_frames(s, ctx, dir, iov + i, iovcnt - i, len,
+				       now);
+			return;
+		}
+		size_t take = iov[i].iov_len < len ? iov[i].iov_len : len;
+		capture_handshake_bytes(s, ctx, dir, iov[i].iov_base, take,
+					now);
+		len -= take;
+		i++;
+	}
+}
+
+void capture_feed(struct capture_stream *s, const struct capture_context *ctx,
+		  enum registry_dir dir, const uint8_t *buf, size_t len,
+		  double now)
+{
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf,
+			    .iov_len = len};
+
+	capture_feed_iov(s, ctx, dir, &iov, 1, len, now);
 }
 
 void capture_gap(struct capture_stream *s, const struct capture_context *ctx,

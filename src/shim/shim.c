@@ -341,15 +341,9 @@ void shim_io_iov(int fd, enum registry_dir dir, const struct iovec *iov,
 		: NULL;
 	if (f) {
 		shim_fd_apply_lost(fd, f);
-		double now = shim_now();
-		size_t left = (size_t)n;
-		for (size_t i = first_iov; i < iovcnt && left > 0; i++) {
-			size_t take = iov[i].iov_len < left ? iov[i].iov_len
-							    : left;
-			capture_feed(&f->stream, &shim.capture, dir,
-				     iov[i].iov_base, take, now);
-			left -= take;
-		}
+		capture_feed_iov(&f->stream, &shim.capture, dir,
+				 iov + first_iov, iovcnt - first_iov, (size_t)n,
+				 shim_now());
 		shim_fd_done_feeding(fd, f);
 	}
 	shim_take_notices();
