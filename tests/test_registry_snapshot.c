@@ -812,3 +812,54 @@ Test(registry_snapshot, a_close_code_that_may_not_be_sent_is_marked_invalid)
 	free(j);
 	registry_free(r);
 }
+
+/* The held figures are kept as they change, not summed when asked: after
+ * each kind of change the total is still the sum of the connections', and
+ * nothing is left once they are gone. */
+Test(registry_snapshot, memory_held_stays_the_sum_of_the_connections_through_changes)
+{
+	static const uint8_t close_frame[] = {0x03, 0xe8, 'b', 'y', 'e'};
+	struct registry_response res = {.status = 101,
+					.extensions = "permessage-deflate"};
+	struct registry_config cfg;
+	struct registry *r;
+	struct ws_message m = msg(0x8, close_frame, 5);
+	uint64_t a, b;
+	size_t before;
+	char *j;
+
+	registry_config_defaults(&cfg);
+	cfg.ttl = 1;
+	r = registry_new(&cfg);
+	cr_assert_not_null(r);
+	a = open_conn(r);
+	static const char *const names[] = {"host"};
+	static const char *const values[] = {"localhost:8080"};
+	struct registry_request req = {
+		.fd = 6, .role = REGISTRY_SERVER, .path = "/ws", .nheaders = 1,
+		.header_names = names, .header_values = values};
+	b = registry_open(r, &req, 1);
+	cr_assert_gt(b, 0);
+	before = registry_memory_held(r);
+	registry_answer(r, b, &res, 1); /* its strings grow */
+	cr_assert_gt(registry_memory_held(r), before);
+	record(r, a, REGISTRY_RECEIVED, msg(0x1, "hello", 5), 2);
+	report_capture(r, b, 3000);
+	m.close_code = 1000;
+	m.close_code_valid = true;
+	m.close_reason = close_frame + 2;
+	m.close_reason_len = 3;
+	record(r, b, REGISTRY_RECEIVED, m, 2); /* a close reason copied */
+	j = snapshot(r);
+	cr_assert_eq(field_size(j, "totals.memory_held"),
+		     field_size(j, "connections.0.memory_held") +
+			     field_size(j, "connections.1.memory_held"));
+	cr_assert_eq(field_size(j, "totals.memory_held"),
+		     registry_memory_held(r));
+	free(j);
+	registry_closed(r, a, 3);
+	registry_closed(r, b, 3);
+	cr_assert_eq(registry_expire(r, 10), 2u);
+	cr_assert_eq(registry_memory_held(r), 0u);
+	registry_free(r);
+}

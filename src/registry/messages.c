@@ -31,9 +31,7 @@ size_t registry_conn_fixed(const struct registry_conn *c)
 	return n;
 }
 
-/* Brings r->fixed up to date with c's fixed part, after it changed (the
- * ring grew, a close reason came, the caller reported). Lock held. */
-static void conn_recount(struct registry *r, struct registry_conn *c)
+void registry_conn_recount(struct registry *r, struct registry_conn *c)
 {
 	size_t fixed = registry_conn_fixed(c);
 
@@ -58,12 +56,10 @@ static bool registry_fits(const struct registry *r, size_t cost)
 
 size_t registry_memory_held(struct registry *r)
 {
-	const struct registry_conn *c, *tmp;
-	size_t held = 0;
+	size_t held;
 
 	pthread_mutex_lock(&r->lock);
-	HASH_ITER(hh, r->conns, c, tmp)
-	held += registry_conn_fixed(c) + c->mem;
+	held = r->fixed + r->mem;
 	pthread_mutex_unlock(&r->lock);
 	return held;
 }
@@ -239,7 +235,7 @@ static struct registry_slot *ring_push(struct registry *r,
 		if (grown) {
 			c->ring = grown;
 			c->ring_cap = cap;
-			conn_recount(r, c);
+			registry_conn_recount(r, c);
 		} else {
 			registry_fault_locked(r, c, REGISTRY_FAULT_NOMEM,
 					      "registry: message ring");
@@ -433,9 +429,6 @@ void registry_batch_begin(struct registry *r, struct registry_batch *b,
 		b->conn = NULL;
 		b->faulted = true;
 	}
-	/* Its strings may have grown since (the upgrade's answer). */
-	if (b->conn)
-		conn_recount(r, b->conn);
 }
 
 void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
@@ -466,7 +459,7 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 
 	if (m->opcode == WS_OPCODE_CLOSE) {
 		close_seen(r, c, dir, m);
-		conn_recount(r, c); /* the reason's copy */
+		registry_conn_recount(r, c); /* the reason's copy */
 	} else if (m->opcode == WS_OPCODE_PING)
 		ping_remember(c, dir, m, now);
 	else if (m->opcode == WS_OPCODE_PONG)
@@ -517,7 +510,7 @@ void registry_batch_capture_memory(struct registry_batch *b, size_t bytes)
 	if (!c || c->capture_mem == bytes)
 		return;
 	c->capture_mem = bytes;
-	conn_recount(b->r, c);
+	registry_conn_recount(b->r, c);
 }
 
 void registry_batch_end(struct registry_batch *b)

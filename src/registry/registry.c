@@ -320,6 +320,7 @@ uint64_t registry_open(struct registry *r, const struct registry_request *req,
 	}
 	r->nconns++;
 	r->nactive++;
+	registry_conn_recount(r, c);
 	pthread_mutex_unlock(&r->lock);
 	return c->id;
 }
@@ -343,6 +344,7 @@ bool registry_answer(struct registry *r, uint64_t id,
 				    "registry: subprotocol and extensions");
 				ok = false;
 			}
+			registry_conn_recount(r, c); /* the strings grew */
 		} else {
 			c->state = REGISTRY_REJECTED;
 			r->totals.rejected++;

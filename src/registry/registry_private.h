@@ -173,7 +173,7 @@ struct registry_conn {
 	/* Bytes the caller holds for it (capture stream and decoders), as
 	 * last reported (registry_batch_capture_memory). */
 	size_t capture_mem;
-	/* registry_conn_fixed() as last added to registry.fixed. */
+	/* registry_conn_fixed(), kept current (registry_conn_recount). */
 	size_t fixed;
 };
 
@@ -211,7 +211,7 @@ struct registry {
 	uint64_t last_seq;
 	struct stored_data *data;     /* utlist DL, oldest stored first */
 	size_t mem;                   /* stored_data_cost of all blocks */
-	size_t fixed;                 /* the conns' fixed, as last counted */
+	size_t fixed;                 /* the sum of every conn's fixed */
 	struct registry_totals totals;
 	/* When registry_open last expired closed connections (it does at
 	 * most once per REGISTRY_EXPIRE_INTERVAL seconds). */
@@ -245,6 +245,11 @@ void registry_conn_free_messages(struct registry *r, struct registry_conn *c);
  * close reason, ring, and what the caller reported (capture_mem), as
  * registry_alloc_cost counts them. Lock held. */
 size_t registry_conn_fixed(const struct registry_conn *c);
+
+/* messages.c: brings c->fixed, and r->fixed with it, up to date after
+ * anything registry_conn_fixed counts changed. Every such change calls
+ * it, so c->fixed and r->fixed are always exact. Lock held. */
+void registry_conn_recount(struct registry *r, struct registry_conn *c);
 
 /* The string at off in c's block, or NULL. */
 static inline const char *registry_conn_str(const struct registry_conn *c,

@@ -44,7 +44,7 @@ struct conn_copy {
 	struct registry_slot *msgs; /* data points into arena */
 	uint32_t nmsgs;
 	void *arena;
-	size_t held; /* registry_conn_fixed() + stored data */
+	size_t held; /* its fixed part + stored data */
 };
 
 struct copy {
@@ -52,7 +52,7 @@ struct copy {
 	struct registry_totals totals;
 	unsigned nconns, nactive;
 	size_t mem;
-	size_t held; /* every connection's, summed */
+	size_t held; /* all connections' (registry fixed + mem) */
 	bool disabled;
 	char disabled_reason[REGISTRY_REASON_MAX];
 	uint64_t faults;
@@ -146,7 +146,7 @@ static bool copy_conn(struct conn_copy *cc, const struct registry_conn *c,
 		      const struct registry_snapshot_options *opt)
 {
 	cc->c = *c;
-	cc->held = registry_conn_fixed(c) + c->mem;
+	cc->held = c->fixed + c->mem;
 	cc->c.ring = NULL;
 	cc->c.strs = memdup(c->strs, c->strs_len);
 	cc->c.close_reason = memdup(
@@ -190,15 +190,15 @@ static bool copy_take(struct registry *r,
 	memcpy(cp->faults_by_kind, r->faults_by_kind,
 	       sizeof(cp->faults_by_kind));
 	memcpy(cp->fault_where, r->fault_where, sizeof(cp->fault_where));
+	cp->held = r->fixed + r->mem;
 	if (r->nconns > 0) {
 		cp->conns = calloc(r->nconns, sizeof(*cp->conns));
 		ok = cp->conns != NULL;
 	}
 	HASH_ITER(hh, r->conns, c, tmp)
 	{
-		cp->held += registry_conn_fixed(c) + c->mem;
 		if (!ok)
-			continue;
+			break;
 		if (opt->conn_id != 0 && c->id != opt->conn_id)
 			continue;
 		/* Counted before copying so copy_free sees a partial one. */
