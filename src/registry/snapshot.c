@@ -4,13 +4,13 @@
  * options select under the lock, then the JSON is written from the copy
  * with the lock released.
  *
- * Keys beyond DESIGN's, all additions: "status", "error_name", "fault",
- * "messages_dropped" per connection; "code_valid" per close message; "wire_bytes" per direction; totals
- * "rejected", "expired", "errors", "oversized_handshakes", frames and wire bytes, "memory_used",
- * "memory_held", "by_type"; per connection "memory_used" and
- * "memory_held"; config "max_conn_memory", "max_held", "max_conn_held";
- * "tracking" (the circuit breaker:
- * "enabled", "reason", "faults", "fault_limit", "faults_by_kind",
+ * Keys beyond DESIGN's, all additions: per connection "status",
+ * "error_name", "fault", "messages_dropped", "memory_used", "memory_held";
+ * "wire_bytes" per direction; "code_valid" per close message; totals
+ * "rejected", "expired", "errors", "oversized_handshakes", frames and wire
+ * bytes, "memory_used", "memory_held", "by_type"; config
+ * "max_conn_memory", "max_held", "max_conn_held"; "tracking" (the circuit
+ * breaker: "enabled", "reason", "faults", "fault_limit", "faults_by_kind",
  * "first_fault_at").
  *
  * Content of a message, by type:

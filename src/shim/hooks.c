@@ -34,23 +34,9 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 /* With _GNU_SOURCE, glibc declares socket address parameters as
  * transparent unions (__SOCKADDR_ARG); the hooks must match. */
 
-/* Before a call on fd: `kind` is fd's kind, read once (SHIM_IO uses it
- * after the call: the bytes moved belong to the file fd was then). The
- * hot path, an fd that is not a WebSocket, ends here: `call` (the real
- * function) is returned straight away, a tail call. When fd is one of the
- * shim's own (own_fds.h) and the caller is the host, the call fails as it
- * would without the shim, where the number is not open: EBADF. */
-#define SHIM_FD_BEGIN(kind, fd, fail, call)                                  \
-	enum shim_fd_kind kind = shim_fd_kind(fd);                           \
-	do {                                                                 \
-		if (__builtin_expect(kind == SHIM_FD_IGNORED, 1))            \
-			return call;                                         \
-		if (__builtin_expect(kind == SHIM_FD_OWN, 0) &&              \
-		    shim_own_fd_refused(fd))                                 \
-			return fail;                                         \
-	} while (0)
-
-/* The same for a call that takes a descriptor but moves no bytes. */
+/* For a call on fd that moves no bytes: fails with EBADF, as
+ * SHIM_IO_HOOK does, when fd is one of the shim's own and the caller is
+ * the host. */
 #define SHIM_REFUSE_OWN(fd, fail)                                            \
 	do {                                                                 \
 		if (__builtin_expect(shim_fd_kind(fd) == SHIM_FD_OWN, 0) &&  \
@@ -58,9 +44,9 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 			return fail;                                         \
 	} while (0)
 
-/* After an I/O call that moved ret bytes on fd (of kind, SHIM_FD_BEGIN)
- * in dir: records them (`what`, with errno kept for the host), or, where
- * the shim may not look (a signal handler), marks them unseen. */
+/* After an I/O call that moved ret bytes on fd (of kind, read before the
+ * call) in dir: records them (`what`, with errno kept for the host), or,
+ * where the shim may not look (a signal handler), marks them unseen. */
 #define SHIM_IO(fd, kind, dir, ret, what)                                    \
 	do {                                                                 \
 		if ((ret) > 0 && (kind) != SHIM_FD_IGNORED) {                \
@@ -74,6 +60,24 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 			}                                                    \
 		}                                                            \
 	} while (0)
+
+/* The whole body of an I/O hook on fd, `call` being the real function
+ * and `what` what to do with the ret bytes it moved in dir. The hot path,
+ * an fd that is not a WebSocket, ends at once in a tail call of `call`.
+ * fd's kind is read once, before the call: the bytes moved belong to the
+ * file fd was then. When fd is one of the shim's own (own_fds.h) and the
+ * caller is the host, the call fails as it would without the shim, where
+ * the number is not open: EBADF. */
+#define SHIM_IO_HOOK(type, fd, dir, call, what)                             \
+	enum shim_fd_kind kind_ = shim_fd_kind(fd);                          \
+	if (__builtin_expect(kind_ == SHIM_FD_IGNORED, 1))                   \
+		return call;                                                 \
+	if (__builtin_expect(kind_ == SHIM_FD_OWN, 0) &&                     \
+	    shim_own_fd_refused(fd))                                         \
+		return -1;                                                   \
+	type ret = call;                                                     \
+	SHIM_IO(fd, kind_, dir, ret, what);                                  \
+	return ret
 
 /* Runs `what` (which must not touch errno's meaning for the host) when
  * the shim is recording on this thread. */
@@ -99,32 +103,23 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->read(fd, buf, n));
-	ssize_t ret = shim_real()->read(fd, buf, n);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		shim_io(fd, REGISTRY_RECEIVED, buf, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_RECEIVED,
+		     shim_real()->read(fd, buf, n),
+		     shim_io(fd, REGISTRY_RECEIVED, buf, ret));
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->__read_chk(fd, buf, n, buflen));
-	ssize_t ret = shim_real()->__read_chk(fd, buf, n, buflen);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		shim_io(fd, REGISTRY_RECEIVED, buf, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_RECEIVED,
+		     shim_real()->__read_chk(fd, buf, n, buflen),
+		     shim_io(fd, REGISTRY_RECEIVED, buf, ret));
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->readv(fd, iov, iovcnt));
-	ssize_t ret = shim_real()->readv(fd, iov, iovcnt);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		shim_io_iov(fd, REGISTRY_RECEIVED, iov, (size_t)iovcnt, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_RECEIVED,
+		     shim_real()->readv(fd, iov, iovcnt),
+		     shim_io_iov(fd, REGISTRY_RECEIVED, iov, (size_t)iovcnt, ret));
 }
 
 /* recv family: MSG_PEEK leaves the bytes for the next read, which is the
@@ -148,50 +143,36 @@ static void shim_after_recv(int fd, void *buf, ssize_t ret, int flags)
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->recv(fd, buf, n, flags));
-	ssize_t ret = shim_real()->recv(fd, buf, n, flags);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		shim_after_recv(fd, buf, ret, flags));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_RECEIVED,
+		     shim_real()->recv(fd, buf, n, flags),
+		     shim_after_recv(fd, buf, ret, flags));
 }
 
 SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
 			       int flags)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->__recv_chk(fd, buf, n, buflen, flags));
-	ssize_t ret = shim_real()->__recv_chk(fd, buf, n, buflen, flags);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		shim_after_recv(fd, buf, ret, flags));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_RECEIVED,
+		     shim_real()->__recv_chk(fd, buf, n, buflen, flags),
+		     shim_after_recv(fd, buf, ret, flags));
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			     __SOCKADDR_ARG from, socklen_t *fromlen)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->recvfrom(fd, buf, n, flags,
-					    from.__sockaddr__, fromlen));
-	ssize_t ret = shim_real()->recvfrom(fd, buf, n, flags,
-					    from.__sockaddr__, fromlen);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		shim_after_recv(fd, buf, ret, flags));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_RECEIVED,
+		     shim_real()->recvfrom(fd, buf, n, flags, from.__sockaddr__,
+					   fromlen),
+		     shim_after_recv(fd, buf, ret, flags));
 }
 
 SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n,
 				   size_t buflen, int flags,
 				   struct sockaddr *from, socklen_t *fromlen)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->__recvfrom_chk(fd, buf, n, buflen, flags,
-						  from, fromlen));
-	ssize_t ret = shim_real()->__recvfrom_chk(fd, buf, n, buflen, flags,
-						  from, fromlen);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		shim_after_recv(fd, buf, ret, flags));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_RECEIVED,
+		     shim_real()->__recvfrom_chk(fd, buf, n, buflen, flags, from,
+						 fromlen),
+		     shim_after_recv(fd, buf, ret, flags));
 }
 
 static void shim_after_recvmsg(int fd, const struct msghdr *msg, ssize_t ret,
@@ -202,90 +183,68 @@ static void shim_after_recvmsg(int fd, const struct msghdr *msg, ssize_t ret,
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->recvmsg(fd, msg, flags));
-	ssize_t ret = shim_real()->recvmsg(fd, msg, flags);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		shim_after_recvmsg(fd, msg, ret, flags));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_RECEIVED,
+		     shim_real()->recvmsg(fd, msg, flags),
+		     shim_after_recvmsg(fd, msg, ret, flags));
 }
 
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 			 int flags, struct timespec *timeout)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->recvmmsg(fd, vec, vlen, flags, timeout));
-	int ret = shim_real()->recvmmsg(fd, vec, vlen, flags, timeout);
-	SHIM_IO(fd, kind, REGISTRY_RECEIVED, ret,
-		for (int i = 0; i < ret; i++) shim_after_recvmsg(
+	SHIM_IO_HOOK(int, fd, REGISTRY_RECEIVED,
+		     shim_real()->recvmmsg(fd, vec, vlen, flags, timeout),
+		     for (int i = 0; i < ret; i++) shim_after_recvmsg(
 		fd, &vec[i].msg_hdr, (ssize_t)vec[i].msg_len, flags));
-	return ret;
 }
 
 /* ---- writes ------------------------------------------------------------ */
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->write(fd, buf, n));
-	ssize_t ret = shim_real()->write(fd, buf, n);
-	SHIM_IO(fd, kind, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_SENT,
+		     shim_real()->write(fd, buf, n),
+		     shim_io(fd, REGISTRY_SENT, buf, ret));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->writev(fd, iov, iovcnt));
-	ssize_t ret = shim_real()->writev(fd, iov, iovcnt);
-	SHIM_IO(fd, kind, REGISTRY_SENT, ret,
-		shim_io_iov(fd, REGISTRY_SENT, iov, (size_t)iovcnt, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_SENT,
+		     shim_real()->writev(fd, iov, iovcnt),
+		     shim_io_iov(fd, REGISTRY_SENT, iov, (size_t)iovcnt, ret));
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->send(fd, buf, n, flags));
-	ssize_t ret = shim_real()->send(fd, buf, n, flags);
-	SHIM_IO(fd, kind, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_SENT,
+		     shim_real()->send(fd, buf, n, flags),
+		     shim_io(fd, REGISTRY_SENT, buf, ret));
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			   __CONST_SOCKADDR_ARG to, socklen_t tolen)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->sendto(fd, buf, n, flags, to.__sockaddr__,
-					  tolen));
-	ssize_t ret = shim_real()->sendto(fd, buf, n, flags, to.__sockaddr__,
-					  tolen);
-	SHIM_IO(fd, kind, REGISTRY_SENT, ret, shim_io(fd, REGISTRY_SENT, buf, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_SENT,
+		     shim_real()->sendto(fd, buf, n, flags, to.__sockaddr__,
+					  tolen),
+		     shim_io(fd, REGISTRY_SENT, buf, ret));
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->sendmsg(fd, msg, flags));
-	ssize_t ret = shim_real()->sendmsg(fd, msg, flags);
-	SHIM_IO(fd, kind, REGISTRY_SENT, ret,
-		shim_io_iov(fd, REGISTRY_SENT, msg->msg_iov, msg->msg_iovlen,
+	SHIM_IO_HOOK(ssize_t, fd, REGISTRY_SENT,
+		     shim_real()->sendmsg(fd, msg, flags),
+		     shim_io_iov(fd, REGISTRY_SENT, msg->msg_iov, msg->msg_iovlen,
 			    ret));
-	return ret;
 }
 
 SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 			 int flags)
 {
-	SHIM_FD_BEGIN(kind, fd, -1,
-		      shim_real()->sendmmsg(fd, vec, vlen, flags));
-	int ret = shim_real()->sendmmsg(fd, vec, vlen, flags);
-	SHIM_IO(fd, kind, REGISTRY_SENT, ret,
-		for (int i = 0; i < ret; i++) shim_io_iov(
+	SHIM_IO_HOOK(int, fd, REGISTRY_SENT,
+		     shim_real()->sendmmsg(fd, vec, vlen, flags),
+		     for (int i = 0; i < ret; i++) shim_io_iov(
 		fd, REGISTRY_SENT, vec[i].msg_hdr.msg_iov,
 		vec[i].msg_hdr.msg_iovlen, (ssize_t)vec[i].msg_len));
-	return ret;
 }
 
 /* Bytes that go from one fd to another inside the kernel are counted as
@@ -293,22 +252,18 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t n)
 {
 	SHIM_REFUSE_OWN(in, -1);
-	SHIM_FD_BEGIN(kind, out, -1, shim_real()->sendfile(out, in, offset, n));
-	ssize_t ret = shim_real()->sendfile(out, in, offset, n);
-	SHIM_IO(out, kind, REGISTRY_SENT, ret,
-		shim_io_unseen(out, REGISTRY_SENT, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, out, REGISTRY_SENT,
+		     shim_real()->sendfile(out, in, offset, n),
+		     shim_io_unseen(out, REGISTRY_SENT, ret));
 }
 
 SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *offset, size_t n)
 {
 	SHIM_REQUIRE(sendfile64, -1);
 	SHIM_REFUSE_OWN(in, -1);
-	SHIM_FD_BEGIN(kind, out, -1, shim_real()->sendfile64(out, in, offset, n));
-	ssize_t ret = shim_real()->sendfile64(out, in, offset, n);
-	SHIM_IO(out, kind, REGISTRY_SENT, ret,
-		shim_io_unseen(out, REGISTRY_SENT, ret));
-	return ret;
+	SHIM_IO_HOOK(ssize_t, out, REGISTRY_SENT,
+		     shim_real()->sendfile64(out, in, offset, n),
+		     shim_io_unseen(out, REGISTRY_SENT, ret));
 }
 
 SHIM_EXPORT ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off,
@@ -531,22 +486,23 @@ SHIM_EXPORT int pipe2(int fds[2], int flags)
  * child that ends this way (a daemon's intermediate child, a worker pool,
  * a child whose exec failed). Nothing else: the dump is at-exit work. A
  * vfork child calling _exit leaves its parent's file alone. */
-SHIM_EXPORT void _exit(int status)
+static _Noreturn void shim_exit_through(void (*real_exit)(int), int status)
 {
 	shim_exit_now();
-	if (shim_real()->_exit)
-		shim_real()->_exit(status);
+	if (real_exit)
+		real_exit(status);
 	for (;;) /* only without a C library _exit: never here */
 		syscall(SYS_exit_group, status);
 }
 
+SHIM_EXPORT void _exit(int status)
+{
+	shim_exit_through(shim_real()->_exit, status);
+}
+
 SHIM_EXPORT void _Exit(int status)
 {
-	shim_exit_now();
-	if (shim_real()->_Exit)
-		shim_real()->_Exit(status);
-	for (;;)
-		syscall(SYS_exit_group, status);
+	shim_exit_through(shim_real()->_Exit, status);
 }
 
 /* ---- signal handlers (signals.h) --------------------------------------- */

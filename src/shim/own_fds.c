@@ -98,16 +98,6 @@ void shim_own_fd_forget(int fd)
 	}
 }
 
-bool shim_own_fd_listed(int fd)
-{
-	if (fd < 0)
-		return false;
-	for (int i = 0; i < SHIM_OWN_FDS_MAX; i++)
-		if (atomic_load(&shim_own[i]) == fd)
-			return true;
-	return false;
-}
-
 bool shim_own_fd_verify(int fd)
 {
 	struct stat st;

@@ -59,9 +59,6 @@ int shim_own_fd_adopt(int fd);
  * more (closed or replaced behind its back). */
 void shim_own_fd_forget(int fd);
 
-/* True when fd is listed as the shim's own (it is also marked). */
-bool shim_own_fd_listed(int fd);
-
 /* True when fd is listed as the shim's own and is still open on the
  * file it was adopted with (not closed and reused behind the shim's back
  * by a call the hooks do not see, a raw system call). */

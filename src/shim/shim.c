@@ -240,8 +240,6 @@ static double shim_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A stream socket of a family that can carry WebSocket traffic? Asked
- * once per fd, on its first I/O. */
 /* Logs the registry's fault notices, one line each (registry.h: the
  * first fault of each kind, and the breaker tripping), and stops
  * recording when the breaker tripped. Called after recording, with no
@@ -275,6 +273,8 @@ static void shim_take_notices(void)
 	}
 }
 
+/* A stream socket of a family that can carry WebSocket traffic? Asked
+ * once per fd, on its first I/O. */
 static bool shim_is_stream_socket(int fd)
 {
 	int type = 0, domain = 0;

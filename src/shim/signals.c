@@ -31,7 +31,8 @@ __thread int shim_signal_base __attribute__((tls_model("initial-exec")));
 static _Atomic(shim_any_handler) shim_host_handler[NSIG];
 static _Atomic int shim_host_flags[NSIG];
 
-SHIM_BEFORE_SANITIZER static void shim_trampoline(int sig, siginfo_t *info, void *context)
+SHIM_BEFORE_SANITIZER static void shim_trampoline(int sig, siginfo_t *info,
+						 void *context)
 {
 	shim_any_handler h = atomic_load(&shim_host_handler[sig]);
 	if (!h)
@@ -48,7 +49,8 @@ SHIM_BEFORE_SANITIZER static void shim_trampoline(int sig, siginfo_t *info, void
 }
 
 /* A handler the host wrote itself (not SIG_DFL, SIG_IGN...). */
-SHIM_BEFORE_SANITIZER static bool shim_is_function(const struct sigaction *act)
+SHIM_BEFORE_SANITIZER static bool
+shim_is_function(const struct sigaction *act)
 {
 	if (act->sa_flags & SA_SIGINFO)
 		return act->sa_sigaction != NULL;
@@ -56,14 +58,15 @@ SHIM_BEFORE_SANITIZER static bool shim_is_function(const struct sigaction *act)
 	       act->sa_handler != SIG_ERR && act->sa_handler != NULL;
 }
 
-SHIM_BEFORE_SANITIZER static shim_any_handler shim_handler_of(const struct sigaction *act)
+SHIM_BEFORE_SANITIZER static shim_any_handler
+shim_handler_of(const struct sigaction *act)
 {
 	return act->sa_flags & SA_SIGINFO ? (shim_any_handler)act->sa_sigaction
 					  : (shim_any_handler)act->sa_handler;
 }
 
 SHIM_BEFORE_SANITIZER int shim_sigaction(int sig, const struct sigaction *act,
-		   struct sigaction *oldact)
+					 struct sigaction *oldact)
 {
 	int (*real_sigaction)(int, const struct sigaction *,
 			      struct sigaction *) = shim_real_early()->sigaction;
