@@ -143,8 +143,8 @@ void ws_decoder_fail(struct ws_decoder *d, enum ws_error err);
 
 /* Bytes d holds on the heap now: its kept-prefix buffer and its inflate
  * stream with everything zlib allocated for it (state, window), each
- * allocation counted with 16 bytes for the allocator's header and
- * rounding. The struct itself is the caller's. 0 for a new decoder. */
+ * allocation as wsdbg_alloc_cost() (alloc_cost.h) counts it. The struct
+ * itself is the caller's. 0 for a new decoder. */
 size_t ws_decoder_memory(const struct ws_decoder *d);
 
 #endif

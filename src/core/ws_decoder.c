@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wsdbg/alloc_cost.h"
 #include "wsdbg/ws_close.h"
 #include "wsdbg/ws_inflate.h"
 #include "vec16.h"
@@ -69,7 +70,7 @@ void ws_decoder_config_set_deflate(struct ws_decoder_config *cfg,
 
 size_t ws_decoder_memory(const struct ws_decoder *d)
 {
-	size_t n = d->keep ? d->keep_cap + WS_ALLOC_OVERHEAD : 0;
+	size_t n = d->keep ? wsdbg_alloc_cost(d->keep_cap) : 0;
 
 	return d->inflate ? n + ws_inflate_memory(d->inflate) : n;
 }

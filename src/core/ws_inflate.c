@@ -14,6 +14,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "wsdbg/alloc_cost.h"
 #include "wsdbg/ws_frame.h"
 #include "ws_inflate_memory.h"
 
@@ -40,7 +41,7 @@ static voidpf ws_inflate_zalloc(voidpf opaque, uInt items, uInt size)
 	if (!p)
 		return Z_NULL;
 	memcpy(p, &n, sizeof(n));
-	z->zmem += WS_INFLATE_ZHEADER + n + WS_ALLOC_OVERHEAD;
+	z->zmem += wsdbg_alloc_cost(WS_INFLATE_ZHEADER + n);
 	return p + WS_INFLATE_ZHEADER;
 }
 
@@ -51,13 +52,13 @@ static void ws_inflate_zfree(voidpf opaque, voidpf address)
 	size_t n;
 
 	memcpy(&n, p, sizeof(n));
-	z->zmem -= WS_INFLATE_ZHEADER + n + WS_ALLOC_OVERHEAD;
+	z->zmem -= wsdbg_alloc_cost(WS_INFLATE_ZHEADER + n);
 	free(p);
 }
 
 size_t ws_inflate_memory(const struct ws_inflate *z)
 {
-	return sizeof(*z) + WS_ALLOC_OVERHEAD + z->zmem;
+	return wsdbg_alloc_cost(sizeof(*z)) + z->zmem;
 }
 
 struct ws_inflate *ws_inflate_new(unsigned window_bits)

@@ -10,12 +10,8 @@
 struct ws_inflate;
 
 /* Bytes z holds: the stream itself and everything zlib allocated for it
- * (its state and, once used, the window), each allocation with
- * WS_ALLOC_OVERHEAD for the allocator's own header and rounding. */
+ * (its state and, once used, the window), each allocation as
+ * wsdbg_alloc_cost() counts it. */
 size_t ws_inflate_memory(const struct ws_inflate *z);
-
-/* What one allocation costs beyond the bytes asked for, as counted in
- * ws_decoder_memory(): glibc's chunk header and 16-byte rounding. */
-#define WS_ALLOC_OVERHEAD 16
 
 #endif

@@ -20,14 +20,14 @@
 
 size_t registry_conn_fixed(const struct registry_conn *c)
 {
-	size_t n = registry_alloc_cost(sizeof(*c)) + c->capture_mem;
+	size_t n = wsdbg_alloc_cost(sizeof(*c)) + c->capture_mem;
 
 	if (c->strs)
-		n += registry_alloc_cost(c->strs_len);
+		n += wsdbg_alloc_cost(c->strs_len);
 	if (c->close_reason)
-		n += registry_alloc_cost(c->close_reason_len + 1);
+		n += wsdbg_alloc_cost(c->close_reason_len + 1);
 	if (c->ring)
-		n += registry_alloc_cost(c->ring_cap * sizeof(*c->ring));
+		n += wsdbg_alloc_cost(c->ring_cap * sizeof(*c->ring));
 	return n;
 }
 

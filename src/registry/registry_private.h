@@ -26,6 +26,7 @@
 #define HASH_NONFATAL_OOM 1
 #include <uthash.h>
 
+#include "wsdbg/alloc_cost.h"
 #include "wsdbg/registry.h"
 
 /* Room for the reason tracking was switched off, NUL included. */
@@ -65,19 +66,10 @@ struct stored_data {
 	uint8_t bytes[];
 };
 
-/* What an allocation of n bytes takes from the heap, counted against the
- * memory caps: glibc's malloc hands out 16-byte aligned chunks with an
- * 8-byte header, 32 bytes at least (other allocators are close). */
-static inline size_t registry_alloc_cost(size_t n)
-{
-	size_t chunk = (n + 8 + 15) & ~(size_t)15;
-	return chunk < 32 ? 32 : chunk;
-}
-
 /* What a stored block with room for cap bytes costs. */
 static inline size_t stored_data_cost(size_t cap)
 {
-	return registry_alloc_cost(sizeof(struct stored_data) + cap);
+	return wsdbg_alloc_cost(sizeof(struct stored_data) + cap);
 }
 
 /* One message in a connection's ring. */
@@ -243,7 +235,7 @@ void registry_conn_free_messages(struct registry *r, struct registry_conn *c);
 
 /* messages.c: what c holds besides its stored data: its record, strings,
  * close reason, ring, and what the caller reported (capture_mem), as
- * registry_alloc_cost counts them. Lock held. */
+ * wsdbg_alloc_cost counts them. Lock held. */
 size_t registry_conn_fixed(const struct registry_conn *c);
 
 /* messages.c: brings c->fixed, and r->fixed with it, up to date after
