@@ -11,28 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault_wrap.h"
 #include "json_check.h"
 #include "wsdbg/capture.h"
 #include "wsdbg/registry.h"
 
 /* ---- the test's allocator ----------------------------------------------- */
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-enum ws_decode_status __real_ws_decoder_feed(struct ws_decoder *d,
-					     const uint8_t *buf, size_t len,
-					     size_t *consumed,
-					     struct ws_message *msg);
-enum ws_decode_status __wrap_ws_decoder_feed(struct ws_decoder *d,
-					     const uint8_t *buf, size_t len,
-					     size_t *consumed,
-					     struct ws_message *msg);
 
 /* Criterion runs each test in a process of its own: plain globals. */
 static unsigned fail_in;   /* the fail_in-th allocation from now fails */

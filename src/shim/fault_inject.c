@@ -9,25 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wsdbg/ws_decoder.h"
-
-/* The real functions, as the linker's --wrap names them. */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-enum ws_decode_status __real_ws_decoder_feed(struct ws_decoder *d,
-					     const uint8_t *buf, size_t len,
-					     size_t *consumed,
-					     struct ws_message *msg);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-enum ws_decode_status __wrap_ws_decoder_feed(struct ws_decoder *d,
-					     const uint8_t *buf, size_t len,
-					     size_t *consumed,
-					     struct ws_message *msg);
+#include "fault_wrap.h"
 
 enum fault_mode { FAULT_NEVER, FAULT_EVERY, FAULT_ONCE, FAULT_FROM };
 
