@@ -170,6 +170,37 @@ Test(ws_decoder, long_text_keeps_only_the_prefix_but_reports_full_size)
 			  "'xxxx'\n");
 }
 
+Test(ws_decoder, whole_unmasked_message_is_handed_out_in_place)
+{
+	/* A message that is one unmasked frame, given whole, is not copied:
+	 * its data points into the input. Split, it is kept as before (and
+	 * decode_log_expect checks every split gives the same message). */
+	char text[300];
+	memset(text, 'y', sizeof(text));
+	text[299] = (char)0xc3; /* the start of a sequence that never ends */
+	uint8_t in[310];
+	size_t n = frame(in, 0x81, NULL, text, sizeof(text));
+	struct ws_decoder_config cfg = from_server;
+	struct ws_decoder d;
+	struct ws_message m;
+	size_t used;
+
+	cfg.keep_text = 4;
+	ws_decoder_init(&d, &cfg);
+	cr_assert_eq(ws_decoder_feed(&d, in, n, &used, &m), WS_DECODE_MESSAGE);
+	cr_assert_eq(used, n);
+	cr_assert_eq(m.data, in + n - sizeof(text));
+	cr_assert_eq(m.kept, 4);
+	cr_assert_eq(m.size, 300);
+	cr_assert(m.truncated);
+	cr_assert_not(m.utf8_valid, "the whole text is still validated");
+	cr_assert_eq(ws_decoder_memory(&d), 0);
+	ws_decoder_free(&d);
+	decode_log_expect(&cfg, in, n,
+			  "text size=300 wire=300 frames=1 kept=4 truncated "
+			  "bad-utf8 'yyyy'\n");
+}
+
 Test(ws_decoder, prefix_spans_fragments_and_stops_at_the_limit)
 {
 	uint8_t in[64];
@@ -608,7 +639,15 @@ Test(ws_decoder, memory_held_is_reported_and_given_back)
 	cr_assert_eq(ws_decoder_memory(&d), 0);
 	memset(text, 'x', sizeof(text));
 	size_t n = frame(in, 0x81, NULL, text, sizeof(text));
+	/* Given whole, the message is handed out in place: nothing held. */
 	cr_assert_eq(ws_decoder_feed(&d, in, n, &used, &m), WS_DECODE_MESSAGE);
+	cr_assert_eq(ws_decoder_memory(&d), 0);
+	/* Split, its prefix is kept in a buffer of the decoder's. */
+	cr_assert_eq(ws_decoder_feed(&d, in, n - 1, &used, &m),
+		     WS_DECODE_NEED_MORE);
+	cr_assert_eq(ws_decoder_feed(&d, in + n - 1, 1, &used, &m),
+		     WS_DECODE_MESSAGE);
+	cr_assert_eq(m.kept, sizeof(text));
 	size_t kept = ws_decoder_memory(&d);
 	cr_assert_geq(kept, 1000);
 	cr_assert_leq(kept, 2048 + 16);

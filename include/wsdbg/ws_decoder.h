@@ -67,7 +67,10 @@ struct ws_message {
 				   decompression when inflated) */
 	uint64_t wire_size;     /* payload bytes on the wire, all frames */
 	const uint8_t *data;    /* first `kept` payload bytes; valid until the
-				   next call on this decoder */
+				   next call on this decoder, and no longer
+				   than the input passed to the call that
+				   returned the message (it may point into
+				   it: see ws_decoder_feed) */
 	size_t kept;
 	/* Close frames only (RFC 6455 5.5.1). */
 	int close_code;         /* -1 when the frame has no status code */
@@ -94,6 +97,9 @@ struct ws_decoder {
 	uint8_t *keep;
 	size_t keep_len;
 	size_t keep_cap;
+	/* Or, for a message that is one unmasked frame whose payload came in
+	 * a single input buffer, its first keep_len bytes there, not copied. */
+	const uint8_t *borrowed;
 
 	/* The control frame being read (RFC 6455 5.5: at most 125 bytes). */
 	uint8_t control[WS_CONTROL_MAX_PAYLOAD];
@@ -125,7 +131,9 @@ enum ws_decode_status {
  *     direction has stopped. Later calls return WS_DECODE_ERROR at once,
  *     consuming all of their input.
  * buf is never written; it may be NULL when len is 0. msg->data stays
- * valid until the next call.
+ * valid until the next call, as long as buf does: a message that is one
+ * unmasked, uncompressed frame found whole in buf is handed out in place,
+ * without a copy (what a server sends, and what a client receives).
  */
 enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 				      size_t len, size_t *consumed,

@@ -103,6 +103,7 @@ static enum ws_error ws_decoder_start_message(struct ws_decoder *d,
 	};
 	d->utf8 = (struct utf8_state){0};
 	d->keep_len = 0;
+	d->borrowed = NULL;
 	d->keep_limit = h->opcode == WS_OPCODE_TEXT ? d->cfg.keep_text
 						    : d->cfg.keep_binary;
 	if (d->msg.inflated && !d->inflate) {
@@ -297,6 +298,29 @@ static void ws_decoder_take_masked(struct ws_decoder *d,
 	}
 }
 
+/* Whether chunk c is the whole payload of the current message: one final
+ * frame, all of it in this input. */
+static bool ws_decoder_whole_message(const struct ws_decoder *d,
+				     const struct ws_frame_chunk *c)
+{
+	return d->msg.frames == 1 && d->frame.header.fin && c->offset == 0 &&
+	       c->last;
+}
+
+/* Takes a whole unmasked message in place: its kept prefix is left where
+ * it is in the caller's input (valid until ws_decoder_feed returns), so
+ * the bytes are read once, by the validator, and copied by no one but the
+ * caller. */
+static void ws_decoder_borrow(struct ws_decoder *d,
+			      const struct ws_frame_chunk *c)
+{
+	d->msg.size = c->len;
+	d->borrowed = c->data;
+	d->keep_len = c->len < d->keep_limit ? c->len : d->keep_limit;
+	if (d->msg.opcode == WS_OPCODE_TEXT)
+		utf8_feed(&d->utf8, c->data, c->len);
+}
+
 static enum ws_error ws_decoder_on_payload(struct ws_decoder *d,
 					   const struct ws_frame_chunk *c)
 {
@@ -322,6 +346,8 @@ static enum ws_error ws_decoder_on_payload(struct ws_decoder *d,
 	}
 	if (mask)
 		ws_decoder_take_masked(d, c, mask);
+	else if (ws_decoder_whole_message(d, c))
+		ws_decoder_borrow(d, c);
 	else
 		ws_decoder_take_plain(d, c->data, c->len);
 	return WS_OK;
@@ -373,7 +399,7 @@ static enum ws_error ws_decoder_finish_message(struct ws_decoder *d,
 	if (d->error != WS_OK) /* memory ran out while keeping bytes */
 		return d->error;
 	*out = d->msg;
-	out->data = d->keep;
+	out->data = d->borrowed ? d->borrowed : d->keep;
 	out->kept = d->keep_len;
 	out->truncated = out->kept < out->size;
 	if (out->opcode == WS_OPCODE_TEXT && (!out->compressed || out->inflated))
