@@ -199,6 +199,37 @@ Test(ws_frame, back_to_back_frames_of_each_length_form)
 	free(log);
 }
 
+Test(ws_frame, header_parse_reads_whole_headers_and_leaves_short_ones)
+{
+	static const uint8_t masked16[] = {0x81, 0x80 | 126, 0x01, 0x02,
+					   0xa1, 0xb2, 0xc3, 0xd4};
+	static const uint8_t plain64[] = {0x42, 127, 0, 0, 0, 0, 0, 1, 0, 0};
+	static const uint8_t top_bit[] = {0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t mask[4] = {0xa1, 0xb2, 0xc3, 0xd4};
+	struct ws_frame_header h;
+
+	cr_assert_eq(ws_frame_header_parse(masked16, sizeof(masked16), &h), 8);
+	cr_assert(h.fin && h.masked);
+	cr_assert_eq(h.opcode, WS_OPCODE_TEXT);
+	cr_assert_eq(h.rsv, 0);
+	cr_assert_eq(h.length, 0x0102);
+	cr_assert_arr_eq(h.mask, mask, 4);
+
+	cr_assert_eq(ws_frame_header_parse(plain64, sizeof(plain64), &h), 10);
+	cr_assert_not(h.fin || h.masked);
+	cr_assert_eq(h.rsv, WS_FRAME_RSV1);
+	cr_assert_eq(h.opcode, WS_OPCODE_BINARY);
+	cr_assert_eq(h.length, 65536);
+
+	/* Short of a whole header, at every length: nothing is touched. */
+	for (size_t n = 0; n < sizeof(masked16); n++) {
+		memset(&h, 0x5a, sizeof(h));
+		cr_assert_eq(ws_frame_header_parse(masked16, n, &h), 0);
+		cr_assert_eq(h.opcode, 0x5a, "changed at %zu bytes", n);
+	}
+	cr_assert_eq(ws_frame_header_parse(top_bit, sizeof(top_bit), &h), -1);
+}
+
 Test(ws_frame, unmask_copy_matches_bytewise_xor_at_every_offset)
 {
 	static const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};

@@ -119,6 +119,13 @@ enum ws_frame_event ws_frame_decode(struct ws_frame_decoder *dec,
 				    size_t *consumed,
 				    struct ws_frame_chunk *chunk);
 
+/* Parses the frame header at buf[0..len) when all of it is there, without
+ * a decoder: fills *h and returns the header's size in bytes; returns 0
+ * (h untouched) when buf is too short, -1 for a 64-bit length with its top
+ * bit set. The payload, h->length bytes, follows the header. */
+int ws_frame_header_parse(const uint8_t *buf, size_t len,
+			  struct ws_frame_header *h);
+
 /* Copies len unmasked bytes into dst: dst[i] = src[i] ^ mask[(offset+i)&3].
  * dst and src may be the same buffer; otherwise they must not overlap.
  * Returns 0 if every byte written is ASCII (below 0x80), else 0x80: text

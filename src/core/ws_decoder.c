@@ -418,10 +418,59 @@ static enum ws_decode_status ws_decoder_stop(struct ws_decoder *d,
 	return WS_DECODE_ERROR;
 }
 
+/* Whether header h, whole in the input with its payload, is a message on
+ * its own that ws_decoder_on_header would accept as it is: at a frame
+ * boundary outside any message and before a close, one final text or
+ * binary frame, no RSV bit, masked as the direction requires. */
+static bool ws_decoder_lone_frame(const struct ws_decoder *d,
+				  const struct ws_frame_header *h)
+{
+	return d->frame.state == WS_FRAME_STATE_HEADER && !d->in_message &&
+	       !d->close_seen && h->fin && h->rsv == 0 &&
+	       (h->opcode == WS_OPCODE_TEXT || h->opcode == WS_OPCODE_BINARY) &&
+	       h->masked == d->cfg.from_client;
+}
+
+/* The common case in one step: a message that is a single frame found
+ * whole at the start of buf is read without the frame state machine,
+ * through the same payload and completion code as the general way.
+ * Returns false, having changed nothing, when it does not apply. */
+static bool ws_decoder_feed_lone_frame(struct ws_decoder *d,
+				       const uint8_t *buf, size_t len,
+				       size_t *consumed, struct ws_message *msg,
+				       enum ws_decode_status *status)
+{
+	struct ws_frame_header h;
+	int size = ws_frame_header_parse(buf, len, &h);
+
+	if (size <= 0 || h.length > len - (size_t)size ||
+	    !ws_decoder_lone_frame(d, &h))
+		return false;
+	d->frame.header = h;
+	d->frame.offset = h.length;
+	d->frames++;
+	ws_decoder_start_message(d, &h); /* not compressed: cannot fail */
+	d->msg.frames = 1;
+	d->msg.wire_size = h.length;
+	if (h.length > 0)
+		ws_decoder_on_payload(d, &(struct ws_frame_chunk){
+			.data = buf + size, .len = (size_t)h.length,
+			.last = true});
+	*consumed = (size_t)size + (size_t)h.length;
+	if (ws_decoder_finish_message(d, msg) != WS_OK) {
+		/* Memory ran out keeping the prefix (d->error is set). */
+		*status = WS_DECODE_ERROR;
+		return true;
+	}
+	*status = WS_DECODE_MESSAGE;
+	return true;
+}
+
 enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 				      size_t len, size_t *consumed,
 				      struct ws_message *msg)
 {
+	enum ws_decode_status status;
 	size_t pos = 0;
 
 	if (d->error != WS_OK) {
@@ -432,6 +481,8 @@ enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 		*consumed = 0;
 		return WS_DECODE_NEED_MORE;
 	}
+	if (ws_decoder_feed_lone_frame(d, buf, len, consumed, msg, &status))
+		return status;
 	for (;;) {
 		struct ws_frame_chunk chunk;
 		size_t used = 0;

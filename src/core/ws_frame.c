@@ -71,10 +71,8 @@ static void ws_frame_start_payload(struct ws_frame_decoder *dec)
 	dec->offset = 0;
 }
 
-/* Parses a header that lies whole in buf; returns its size, 0 if buf is too
- * short (nothing consumed then), or -1 on error. */
-static int ws_frame_header_whole(struct ws_frame_decoder *dec,
-				 const uint8_t *buf, size_t len)
+int ws_frame_header_parse(const uint8_t *buf, size_t len,
+			  struct ws_frame_header *h)
 {
 	if (len < 2)
 		return 0;
@@ -84,14 +82,33 @@ static int ws_frame_header_whole(struct ws_frame_decoder *dec,
 	size_t size = 2 + ext + (masked ? 4 : 0);
 	if (len < size)
 		return 0;
-	ws_frame_take_byte0(dec, buf[0]);
-	dec->header.masked = masked;
-	if (!ws_frame_set_length(dec, ext ? ws_frame_be(buf + 2, ext) : len7))
+	uint64_t length = ext ? ws_frame_be(buf + 2, ext) : len7;
+	if (length > WS_FRAME_MAX_LENGTH)
 		return -1;
+	h->length = length;
+	h->fin = (buf[0] & WS_FRAME_FIN) != 0;
+	h->rsv = buf[0] & (WS_FRAME_RSV1 | WS_FRAME_RSV2 | WS_FRAME_RSV3);
+	h->opcode = buf[0] & 0x0f;
+	h->masked = masked;
 	if (masked)
-		memcpy(dec->header.mask, buf + 2 + ext, 4);
-	ws_frame_start_payload(dec);
+		memcpy(h->mask, buf + 2 + ext, 4);
 	return (int)size;
+}
+
+/* Parses a header that lies whole in buf; returns its size, 0 if buf is too
+ * short (nothing consumed then), or -1 on error. */
+static int ws_frame_header_whole(struct ws_frame_decoder *dec,
+				 const uint8_t *buf, size_t len)
+{
+	int size = ws_frame_header_parse(buf, len, &dec->header);
+
+	if (size < 0) {
+		dec->state = WS_FRAME_STATE_FAILED;
+		dec->error = WS_ERR_LENGTH_TOP_BIT;
+	} else if (size > 0) {
+		ws_frame_start_payload(dec);
+	}
+	return size;
 }
 
 /* Appends bytes to dec->partial until it holds dec->need of them. Returns

@@ -17,7 +17,11 @@
  * NEED_MORE consumes everything; every call makes progress or reports
  * something (at least 2 bytes per message, so the calls are bounded);
  * message fields agree with each other and with the keep limits; after an
- * error the decoder says why and swallows all later input.
+ * error the decoder says why and swallows all later input. And it is
+ * differential: the same bytes given whole, in one buffer (where messages
+ * that are one frame take the decoder's one-step path and unmasked ones
+ * are handed out in place), must give exactly the messages, kept bytes
+ * and error that the pieces give.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -142,6 +146,55 @@ static void fuzz_check_message(const struct ws_decoder_config *cfg,
 	}
 }
 
+/* Everything a message reports, kept bytes included, as one number. */
+static uint64_t fuzz_digest(const struct ws_message *m)
+{
+	uint64_t fields[] = {
+		m->opcode, m->compressed, m->inflated, m->truncated,
+		m->utf8_valid, m->frames, m->size, m->wire_size, m->kept,
+		(uint64_t)(int64_t)m->close_code, m->close_code_valid,
+		m->close_reason_len,
+	};
+	uint64_t h = 0xcbf29ce484222325u;
+	const uint8_t *f = (const uint8_t *)fields;
+
+	for (size_t i = 0; i < sizeof(fields); i++)
+		h = (h ^ f[i]) * 0x100000001b3u;
+	for (size_t i = 0; i < m->kept; i++)
+		h = (h ^ m->data[i]) * 0x100000001b3u;
+	return h;
+}
+
+/* The messages (as digests, at most len / 2: a frame is 2 bytes or more)
+ * and the error of wire[0..len) decoded in a single call per message. */
+static size_t fuzz_decode_whole(const struct ws_decoder_config *cfg,
+				const uint8_t *wire, size_t len,
+				uint64_t *digests, enum ws_error *error)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	struct ws_decoder d;
+	size_t n = 0;
+
+	FUZZ_CHECK(copy != NULL);
+	memcpy(copy, wire, len);
+	ws_decoder_init(&d, cfg);
+	for (size_t off = 0; off < len;) {
+		struct ws_message m;
+		size_t used = 0;
+		enum ws_decode_status st =
+			ws_decoder_feed(&d, copy + off, len - off, &used, &m);
+		off += used;
+		if (st != WS_DECODE_MESSAGE)
+			break;
+		FUZZ_CHECK(n < len / 2 + 1);
+		digests[n++] = fuzz_digest(&m);
+	}
+	*error = ws_decoder_error(&d);
+	ws_decoder_free(&d);
+	free(copy);
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 5)
@@ -158,6 +211,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t seed = (uint32_t)(data[3] | data[4] << 8) | 0x10000u;
 	const uint8_t *wire = data + 5;
 	size_t len = size - 5;
+
+	uint64_t *whole = malloc((len / 2 + 1) * sizeof(*whole));
+	enum ws_error whole_error;
+	FUZZ_CHECK(whole != NULL);
+	size_t whole_messages =
+		fuzz_decode_whole(&cfg, wire, len, whole, &whole_error);
 
 	struct ws_decoder d;
 	ws_decoder_init(&d, &cfg);
@@ -197,6 +256,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			FUZZ_CHECK(st == WS_DECODE_MESSAGE);
 			FUZZ_CHECK(ws_decoder_error(&d) == WS_OK);
+			/* Whole or in pieces, the same message. */
+			FUZZ_CHECK(messages < whole_messages);
+			FUZZ_CHECK(fuzz_digest(&m) == whole[messages]);
 			messages++;
 			/* A frame is at least 2 bytes: none from nothing. */
 			FUZZ_CHECK(2 * messages <= consumed);
@@ -205,6 +267,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(piece);
 		pos += n;
 	}
+	FUZZ_CHECK(messages == whole_messages);
+	FUZZ_CHECK(ws_decoder_error(&d) == whole_error);
 	ws_decoder_free(&d);
+	free(whole);
 	return 0;
 }
