@@ -278,8 +278,8 @@ Test(registry_faults, a_connection_record_that_cannot_be_allocated_is_a_fault)
 
 Test(registry_faults, a_connection_table_that_cannot_grow_is_a_fault_not_an_exit)
 {
-	/* uthash's default is exit(-1) when its table cannot be allocated;
-	 * the host would die. Every allocation after the record and its
+	/* A table that cannot grow must not end the host (uthash's own
+	 * default was exit(-1)). Every allocation after the record and its
 	 * strings fails here: the table's. */
 	struct registry *r = new_registry();
 

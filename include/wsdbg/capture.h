@@ -66,6 +66,9 @@ struct capture_stream {
 	bool pending_lost;             /* more than CAPTURE_PENDING_MAX came */
 	struct ws_decoder sent;        /* FRAMES: what this process wrote */
 	struct ws_decoder received;    /* FRAMES: what it read */
+	/* FRAMES: ws_decoder_memory() of each, as last reported; only the
+	 * one that decoded is looked at again (the other stays cold). */
+	size_t sent_memory, received_memory;
 };
 
 /* A stream for socket fd, in SNIFF. Allocates nothing. */

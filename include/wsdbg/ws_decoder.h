@@ -101,13 +101,14 @@ struct ws_decoder {
 	 * a single input buffer, its first keep_len bytes there, not copied. */
 	const uint8_t *borrowed;
 
-	/* The control frame being read (RFC 6455 5.5: at most 125 bytes). */
-	uint8_t control[WS_CONTROL_MAX_PAYLOAD];
-	size_t control_len;
-
 	struct ws_inflate *inflate; /* created on the first compressed message */
 
 	uint64_t frames;         /* frame headers seen, all opcodes */
+
+	/* The control frame being read (RFC 6455 5.5: at most 125 bytes).
+	 * Last: what every data frame touches stays in fewer cache lines. */
+	size_t control_len;
+	uint8_t control[WS_CONTROL_MAX_PAYLOAD];
 };
 
 /* Sets d up for cfg. Allocates nothing; cannot fail. */

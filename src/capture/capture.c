@@ -57,11 +57,11 @@ static void capture_release(struct capture_stream *s)
 }
 
 /* What the stream holds for its connection while it decodes frames: the
- * stream itself (it lives in the shim's fd table) and the decoders' heap. */
+ * stream itself (it lives in the shim's fd table) and the decoders' heap,
+ * as last counted. */
 static size_t capture_memory(const struct capture_stream *s)
 {
-	return sizeof(*s) + ws_decoder_memory(&s->sent) +
-	       ws_decoder_memory(&s->received);
+	return sizeof(*s) + s->sent_memory + s->received_memory;
 }
 
 /* Tells the registry what the stream now holds for its connection. */
@@ -251,6 +251,7 @@ static void capture_start_frames(struct capture_stream *s,
 	ws_decoder_config_set_deflate(&received, !client_is_us, &deflate);
 	ws_decoder_init(&s->sent, &sent);
 	ws_decoder_init(&s->received, &received);
+	s->sent_memory = s->received_memory = 0; /* nothing allocated yet */
 	s->phase = CAPTURE_FRAMES;
 	capture_report_memory(s, ctx, capture_memory(s));
 }
@@ -361,7 +362,14 @@ static bool capture_decode(struct capture_stream *s, struct ws_decoder *d,
 		if (st != WS_DECODE_MESSAGE)
 			break;
 		/* Decoding it may have grown a buffer: counted first. */
-		registry_batch_capture_memory(batch, capture_memory(s));
+		size_t *held = d == &s->sent ? &s->sent_memory
+					     : &s->received_memory;
+		size_t now_held = ws_decoder_memory(d);
+		if (now_held != *held) {
+			*held = now_held;
+			registry_batch_capture_memory(batch,
+						      capture_memory(s));
+		}
 		registry_batch_message(batch, dir, &m, now);
 	}
 	return true;

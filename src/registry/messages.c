@@ -20,7 +20,8 @@
 
 size_t registry_conn_fixed(const struct registry_conn *c)
 {
-	size_t n = wsdbg_alloc_cost(sizeof(*c)) + c->capture_mem;
+	size_t n = wsdbg_alloc_cost(sizeof(*c)) + CONN_INDEX_COST_PER_CONN +
+		   c->capture_mem;
 
 	if (c->strs)
 		n += wsdbg_alloc_cost(c->strs_len);
@@ -421,8 +422,8 @@ void registry_batch_begin(struct registry *r, struct registry_batch *b,
 	/* REGISTRY_ID_FAULT: a connection a fault kept out; nothing of it
 	 * is recorded. */
 	b->faulted = id == REGISTRY_ID_FAULT;
-	if (id != 0 && !b->faulted)
-		HASH_FIND(hh, r->conns, &id, sizeof(id), b->conn);
+	if (!b->faulted)
+		b->conn = conn_index_get(&r->conns, id);
 	/* A connection a fault hit records nothing more, not even in the
 	 * totals: its capture is about to stop. */
 	if (b->conn && b->conn->fault) {

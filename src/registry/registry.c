@@ -33,29 +33,39 @@ struct registry *registry_new(const struct registry_config *cfg)
 	return r;
 }
 
-/* Unlinks c from every list and frees it with all it holds. Lock held. */
-static void conn_remove(struct registry *r, struct registry_conn *c)
+/* Frees c with all it holds (its stored data leaves r's counts). Lock
+ * held; c is no longer in r->conns. */
+static void conn_destroy(struct registry *r, struct registry_conn *c)
 {
-	HASH_DEL(r->conns, c);
-	if (c->ended)
-		DL_DELETE(r->ended, c);
-	else
-		r->nactive--;
-	r->nconns--;
 	registry_conn_free_messages(r, c);
 	free(c->strs);
 	free(c->close_reason);
 	free(c);
 }
 
+/* Unlinks c from every list and frees it. Lock held. */
+static void conn_remove(struct registry *r, struct registry_conn *c)
+{
+	conn_index_del(&r->conns, c->id);
+	if (c->ended)
+		DL_DELETE(r->ended, c);
+	else
+		r->nactive--;
+	r->nconns--;
+	conn_destroy(r, c);
+}
+
+static void conn_destroy_each(struct registry_conn *c, void *r)
+{
+	conn_destroy(r, c);
+}
+
 void registry_free(struct registry *r)
 {
-	struct registry_conn *c, *tmp;
-
 	if (!r)
 		return;
-	HASH_ITER(hh, r->conns, c, tmp)
-	conn_remove(r, c);
+	conn_index_each(&r->conns, conn_destroy_each, r);
+	conn_index_free(&r->conns);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -69,11 +79,7 @@ struct registry_config registry_get_config(const struct registry *r)
 /* Lock held. */
 static struct registry_conn *conn_find(struct registry *r, uint64_t id)
 {
-	struct registry_conn *c = NULL;
-
-	if (id != 0)
-		HASH_FIND(hh, r->conns, &id, sizeof(id), c);
-	return c;
+	return conn_index_get(&r->conns, id);
 }
 
 /* c stopped being active at now: it joins the ended list, whose order
@@ -307,8 +313,8 @@ uint64_t registry_open(struct registry *r, const struct registry_request *req,
 		return 0;
 	}
 	c->id = ++r->last_id;
-	HASH_ADD(hh, r->conns, id, sizeof(c->id), c);
-	if (!c->hh.tbl) { /* the table could not grow: not added */
+	if (!conn_index_put(&r->conns, c->id, c)) {
+		/* The table could not grow: not added. */
 		r->last_id--;
 		r->totals.untracked++;
 		registry_fault_locked(r, NULL, REGISTRY_FAULT_NOMEM,

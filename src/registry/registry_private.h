@@ -20,12 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* uthash's default when an allocation fails is exit(-1), which would end
- * the host. Non-fatal instead: the add is undone, leaving the element's
- * hh.tbl NULL, and registry_open counts it as a fault. */
-#define HASH_NONFATAL_OOM 1
-#include <uthash.h>
-
+#include "conn_index.h"
 #include "wsdbg/alloc_cost.h"
 #include "wsdbg/registry.h"
 
@@ -109,15 +104,35 @@ struct registry_rtt {
 };
 
 struct registry_conn {
-	UT_hash_handle hh;  /* registry.conns, keyed by id */
-	uint64_t id;
+	uint64_t id;        /* its key in registry.conns */
+
+	/* What recording a message touches comes first, together, so that
+	 * a connection busy among many costs few cache lines per call. */
+	struct registry_counts counts[2]; /* by enum registry_dir */
+	/* The first internal fault that hit it: enum registry_fault + 1, or 0
+	 * when none. Once set, nothing more is recorded for it but its end. */
+	uint8_t fault;
+	uint8_t role;       /* enum registry_role */
+	uint8_t state;      /* enum registry_state */
+	/* The last messages, oldest at ring[ring_head]. */
+	struct registry_slot *ring;
+	uint32_t ring_cap, ring_head, ring_len;
+	/* Ring positions from ring_head known to hold no stored data: its
+	 * oldest data is found without looking at them again. */
+	uint32_t data_skip;
+	uint64_t messages_dropped;
+	size_t mem;          /* stored_data_cost of its blocks */
+	/* Bytes the caller holds for it (capture stream and decoders), as
+	 * last reported (registry_batch_capture_memory). */
+	size_t capture_mem;
+	/* registry_conn_fixed(), kept current (registry_conn_recount). */
+	size_t fixed;
+
 	/* On registry.ended once the connection stopped being active
 	 * (closed or rejected), in the order that happened. */
 	struct registry_conn *prev, *next;
 	bool ended;
 
-	uint8_t role;       /* enum registry_role */
-	uint8_t state;      /* enum registry_state */
 	int fd;
 	int status;         /* HTTP status of the answer; 0 before */
 	double opened_at;
@@ -133,8 +148,6 @@ struct registry_conn {
 	uint32_t off_subprotocol, off_extensions;
 	uint32_t off_headers, nheaders;
 
-	struct registry_counts counts[2]; /* by enum registry_dir */
-
 	/* The first close frame, or 1006 once the socket ended without. */
 	bool close_known;
 	uint8_t close_by;   /* enum registry_by */
@@ -144,32 +157,18 @@ struct registry_conn {
 
 	enum ws_error error; /* the first decoding error, WS_OK if none */
 	uint8_t error_dir;
-	/* The first internal fault that hit it: enum registry_fault + 1, or 0
-	 * when none. Once set, nothing more is recorded for it but its end. */
-	uint8_t fault;
 
 	/* Pings sent in each direction, awaiting their pong. */
 	struct registry_ping pings[2][REGISTRY_PINGS];
 	uint8_t pings_used[2]; /* bit i: pings[dir][i] is outstanding */
 	uint8_t pings_next[2]; /* slot the next ping takes */
 	struct registry_rtt rtt;
-
-	/* The last messages, oldest at ring[ring_head]. */
-	struct registry_slot *ring;
-	uint32_t ring_cap, ring_head, ring_len;
-	uint64_t messages_dropped;
-	size_t mem;          /* stored_data_cost of its blocks */
-	/* Ring positions from ring_head known to hold no stored data: its
-	 * oldest data is found without looking at them again. */
-	uint32_t data_skip;
-	/* Bytes the caller holds for it (capture stream and decoders), as
-	 * last reported (registry_batch_capture_memory). */
-	size_t capture_mem;
-	/* registry_conn_fixed(), kept current (registry_conn_recount). */
-	size_t fixed;
 };
 
 struct registry_totals {
+	/* Counted for every message: first, in the lines next to the lock. */
+	struct registry_counts counts[2];
+	uint64_t by_type[2][REGISTRY_TYPE_COUNT_];
 	uint64_t connections; /* every upgrade seen, tracked or not */
 	uint64_t closed;      /* tracked connections whose socket ended */
 	uint64_t rejected;    /* upgrades answered with another status */
@@ -178,8 +177,6 @@ struct registry_totals {
 	uint64_t untracked;   /* not detailed: the table was all open */
 	uint64_t errors;      /* directions whose decoding stopped */
 	uint64_t oversized_handshakes; /* GETs too large to read */
-	struct registry_counts counts[2];
-	uint64_t by_type[2][REGISTRY_TYPE_COUNT_];
 };
 
 struct registry {
@@ -195,7 +192,10 @@ struct registry {
 	 * between registry_batch_begin and _end no other registry call).
 	 */
 	pthread_mutex_t lock;
-	struct registry_conn *conns;  /* uthash by id, in id order */
+	/* The circuit breaker (registry.h): set, nothing more is recorded.
+	 * Its reason and the fault counts are further down. */
+	bool disabled;
+	struct conn_index conns;      /* every connection, by id */
 	struct registry_conn *ended;  /* utlist DL, oldest ended first */
 	unsigned nconns;              /* in conns */
 	unsigned nactive;             /* in conns and not ended */
@@ -209,10 +209,9 @@ struct registry {
 	 * most once per REGISTRY_EXPIRE_INTERVAL seconds). */
 	double last_expire;
 
-	/* The circuit breaker (registry.h). faults counts those recorded
+	/* The circuit breaker (registry.h): faults counts those recorded
 	 * while enabled; fault_where holds the first place of each kind
 	 * (static strings). */
-	bool disabled;
 	char disabled_reason[REGISTRY_REASON_MAX]; /* "" until disabled */
 	uint64_t faults;
 	uint64_t faults_by_kind[REGISTRY_FAULT_KINDS_];

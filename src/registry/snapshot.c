@@ -38,7 +38,7 @@
 /* ---- the copy ----------------------------------------------------------- */
 
 struct conn_copy {
-	/* The connection by value. Its list and hash links are not used;
+	/* The connection by value. Its list links are not used;
 	 * strs and close_reason point at copies, ring at nothing. */
 	struct registry_conn c;
 	struct registry_slot *msgs; /* data points into arena */
@@ -168,14 +168,38 @@ static void copy_free(struct copy *cp)
 	free(cp->conns);
 }
 
+/* Copying every connection: conn_index_each's callback. */
+struct copy_walk {
+	struct copy *cp;
+	const struct registry_snapshot_options *opt;
+	bool ok;
+};
+
+static void copy_walk_one(struct registry_conn *c, void *ctx)
+{
+	struct copy_walk *w = ctx;
+
+	if (!w->ok)
+		return;
+	/* Counted before copying so copy_free sees a partial one. */
+	w->cp->n++;
+	w->ok = copy_conn(&w->cp->conns[w->cp->n - 1], c, w->opt);
+}
+
+static int copy_by_id(const void *a, const void *b)
+{
+	uint64_t x = ((const struct conn_copy *)a)->c.id;
+	uint64_t y = ((const struct conn_copy *)b)->c.id;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Fills cp under r's lock. False (cp freed) when memory is short. */
 static bool copy_take(struct registry *r,
 		      const struct registry_snapshot_options *opt,
 		      struct copy *cp)
 {
-	const struct registry_conn *c, *tmp;
-	bool ok = true;
-	size_t n = 0;
+	struct copy_walk walk = {cp, opt, true};
 
 	*cp = (struct copy){.cfg = r->cfg};
 	pthread_mutex_lock(&r->lock);
@@ -193,22 +217,25 @@ static bool copy_take(struct registry *r,
 	cp->held = r->fixed + r->mem;
 	if (r->nconns > 0) {
 		cp->conns = calloc(r->nconns, sizeof(*cp->conns));
-		ok = cp->conns != NULL;
+		walk.ok = cp->conns != NULL;
 	}
-	HASH_ITER(hh, r->conns, c, tmp)
-	{
-		if (!ok)
-			break;
-		if (opt->conn_id != 0 && c->id != opt->conn_id)
-			continue;
-		/* Counted before copying so copy_free sees a partial one. */
-		cp->n = ++n;
-		ok = copy_conn(&cp->conns[n - 1], c, opt);
+	if (walk.ok && opt->conn_id != 0) {
+		struct registry_conn *c = conn_index_get(&r->conns,
+							 opt->conn_id);
+		if (c)
+			copy_walk_one(c, &walk);
+	} else if (walk.ok) {
+		conn_index_each(&r->conns, copy_walk_one, &walk);
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (!ok)
+	if (!walk.ok) {
 		copy_free(cp);
-	return ok;
+		return false;
+	}
+	/* Oldest first, as they were opened (conns is NULL when none). */
+	if (cp->n > 1)
+		qsort(cp->conns, cp->n, sizeof(*cp->conns), copy_by_id);
+	return true;
 }
 
 /* ---- writing ------------------------------------------------------------ */

@@ -240,6 +240,125 @@ static void bench_frames(size_t size, size_t batch, bool binary, int reps,
 	free(out);
 }
 
+/* Clobbers `bytes` of caches, as the kernel's work between two calls of
+ * a real server does (a socket read or write walks its own buffers). */
+static void evict_caches(size_t bytes)
+{
+	static uint8_t *junk;
+	static size_t at;
+
+	if (!junk && !(junk = calloc(1, 8u << 20)))
+		abort();
+	for (size_t i = 0; i < bytes; i += 64) {
+		junk[at] += 1;
+		at = (at + 64) % (8u << 20);
+	}
+}
+
+/* One call of the measured loop of bench_spread, apart so that callgrind
+ * can tell its cache misses from the warm-up's. */
+static __attribute__((noinline)) uint64_t
+spread_call(struct capture_stream *s, const struct capture_context *ctx,
+	    enum registry_dir dir, const uint8_t *p, size_t len)
+{
+	uint64_t t0 = bench_now_ns();
+	capture_feed(s, ctx, dir, p, len, clock_now());
+	return bench_now_ns() - t0;
+}
+
+/* The 64x1 shape in process: conns server-side streams in turn, each call
+ * one client frame of size bytes in, then its echo out, with `evict` bytes
+ * of caches clobbered before each call (not timed). ns per frame, the
+ * median of reps, for capture + registry and for two bare decoders per
+ * stream: the difference is recording, with the caches as cold as a busy
+ * server leaves them. */
+static void bench_spread(int conns, size_t size, size_t evict, int reps,
+			 uint64_t rep_ns)
+{
+	size_t in_len, out_len;
+	uint8_t *in = frames(1, size, false, true, &in_len);
+	uint8_t *out = frames(1, size, false, false, &out_len);
+	double shim[16], bare[16];
+
+	if (reps > 16)
+		reps = 16;
+	for (int r = 0; r < reps; r++) {
+		struct registry_config cfg;
+		registry_config_defaults(&cfg);
+		struct registry *reg = registry_new(&cfg);
+		struct capture_context ctx = {.registry = reg};
+		struct capture_stream *s = calloc((size_t)conns, sizeof(*s));
+		struct ws_decoder *din = calloc((size_t)conns, sizeof(*din));
+		struct ws_decoder *dout = calloc((size_t)conns, sizeof(*dout));
+		if (!reg || !s || !din || !dout)
+			abort();
+		struct ws_decoder_config dc = {0};
+		registry_decoder_config(&cfg, &dc);
+		struct ws_decoder_config dc_in = dc, dc_out = dc;
+		ws_decoder_config_set_deflate(&dc_in, true, NULL);
+		ws_decoder_config_set_deflate(&dc_out, false, NULL);
+		for (int i = 0; i < conns; i++) {
+			capture_init(&s[i], i + 3);
+			handshake(&s[i], &ctx, i);
+			ws_decoder_init(&din[i], &dc_in);
+			ws_decoder_init(&dout[i], &dc_out);
+		}
+		/* Steady state first: every ring full, every buffer grown. */
+		for (int k = 0; k < 128; k++)
+			for (int i = 0; i < conns; i++) {
+				capture_feed(&s[i], &ctx, REGISTRY_RECEIVED, in,
+					     in_len, clock_now());
+				capture_feed(&s[i], &ctx, REGISTRY_SENT, out,
+					     out_len, clock_now());
+			}
+		uint64_t shim_ns = 0, bare_ns = 0, frames_done = 0;
+		uint64_t start = bench_now_ns();
+		while (bench_now_ns() - start < 2 * rep_ns) {
+			for (int i = 0; i < conns; i++) {
+				for (int d = 0; d < 2; d++) {
+					const uint8_t *p = d ? out : in;
+					size_t len = d ? out_len : in_len;
+					enum registry_dir dir =
+					    d ? REGISTRY_SENT
+					      : REGISTRY_RECEIVED;
+					evict_caches(evict);
+					shim_ns += spread_call(&s[i], &ctx, dir,
+							       p, len);
+
+					evict_caches(evict);
+					struct ws_message m;
+					size_t used = 0;
+					uint64_t t0 = bench_now_ns();
+					ws_decoder_feed(d ? &dout[i] : &din[i],
+							p, len, &used, &m);
+					bare_ns += bench_now_ns() - t0;
+					if (used != len)
+						abort();
+				}
+				frames_done += 2;
+			}
+		}
+		shim[r] = (double)shim_ns / (double)frames_done;
+		bare[r] = (double)bare_ns / (double)frames_done;
+		for (int i = 0; i < conns; i++) {
+			capture_close(&s[i], &ctx, clock_now());
+			ws_decoder_free(&din[i]);
+			ws_decoder_free(&dout[i]);
+		}
+		registry_free(reg);
+		free(s);
+		free(din);
+		free(dout);
+	}
+	struct stats a = summarise(shim, reps), b = summarise(bare, reps);
+	printf("| text %6zu B, %d conns in turn, %zu KiB evicted | 1 | "
+	       "%8.1f (%.1f-%.1f) | %8.1f (%.1f-%.1f) | %7.1f | %7.2f |\n",
+	       size, conns, evict >> 10, a.median, a.min, a.max, b.median,
+	       b.min, b.max, a.median - b.median, (double)size / a.median);
+	free(in);
+	free(out);
+}
+
 /* Memory: n connections opened (and messages sent each way on each) in
  * a registry with max_connections; prints bytes per connection. */
 static void bench_memory(const char *label, unsigned max_connections,
@@ -305,6 +424,10 @@ int main(int argc, char **argv)
 		bench_frames(size, 16, false, 16, rep_ns);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "--spread") == 0) {
+		bench_spread(atoi(argv[2]), 128, 128u << 10, 3, rep_ns);
+		return 0;
+	}
 
 	printf("Decode and record, ns per frame (median (min-max) of %d)\n\n",
 	       reps);
@@ -319,6 +442,8 @@ int main(int argc, char **argv)
 	}
 	bench_frames(128, 16, true, reps, rep_ns);
 	bench_frames(65536, 4, true, reps, rep_ns);
+	bench_spread(64, 128, 0, reps, rep_ns);
+	bench_spread(64, 128, 128u << 10, reps, rep_ns);
 
 	printf("\nMemory (malloc's bytes in use; stored = registry's "
 	       "memory_used)\n\n");
