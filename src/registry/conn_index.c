@@ -10,8 +10,8 @@
 
 #include <stdlib.h>
 
-/* Smallest table: 64 slots, 1 KiB. */
-#define CONN_INDEX_MIN 64
+/* Smallest table: 16 slots, 256 bytes. */
+#define CONN_INDEX_MIN 16
 
 static size_t slot_of(const struct conn_index *x, uint64_t id)
 {

@@ -3,7 +3,7 @@
  * without the sockets: decoding and recording frames, and the memory a
  * connection holds.
  *
- *   wsbench-capture [--quick] [--frames SIZE]
+ *   wsbench-capture [--quick] [--frames SIZE | --spread CONNS]
  *
  * Decode and record. One server-side stream (capture.h) past a real
  * upgrade handshake, with a registry at the defaults, is fed what the shim
@@ -29,8 +29,16 @@
  * Each figure is also given as the registry's own count of stored message
  * data (registry_memory_used(), the snapshot's "memory_used").
  *
+ * Cold caches: the same work one frame per call over 64 streams in turn
+ * (the 64x1 shape), each call timed alone after 128 KiB of other memory
+ * was written, as the kernel's socket work between two calls of a real
+ * server evicts what wsdbg touched; once without that eviction.
+ *
  * --frames SIZE runs only the text row of that size, 16 per call, for 20
  * repetitions: a steady load to profile (perf record, callgrind).
+ * --spread CONNS runs only the cold-cache row over CONNS streams: with
+ * `valgrind --tool=callgrind --cache-sim=yes --toggle-collect=spread_call`
+ * it counts the cache lines one recorded call touches, repeatably.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -146,6 +154,21 @@ static struct stats summarise(double *v, int n)
 	return (struct stats){v[n / 2], v[0], v[n - 1]};
 }
 
+/* A server's two directions as bare decoders, configured as the shim's
+ * capture would configure them under cfg: client frames in, echoes out. */
+static void bare_decoders(const struct registry_config *cfg,
+			  struct ws_decoder *in, struct ws_decoder *out)
+{
+	struct ws_decoder_config dc = {0};
+
+	registry_decoder_config(cfg, &dc);
+	struct ws_decoder_config dc_in = dc, dc_out = dc;
+	ws_decoder_config_set_deflate(&dc_in, true, NULL);
+	ws_decoder_config_set_deflate(&dc_out, false, NULL);
+	ws_decoder_init(in, &dc_in);
+	ws_decoder_init(out, &dc_out);
+}
+
 /* ns per frame of rounds of (B client frames in, B echoes out). */
 static void bench_frames(size_t size, size_t batch, bool binary, int reps,
 			 uint64_t rep_ns)
@@ -185,14 +208,8 @@ static void bench_frames(size_t size, size_t batch, bool binary, int reps,
 		registry_free(reg);
 
 		/* The same bytes through two bare decoders. */
-		struct ws_decoder_config dc = {0};
-		registry_decoder_config(&cfg, &dc);
-		struct ws_decoder_config dc_in = dc, dc_out = dc;
-		ws_decoder_config_set_deflate(&dc_in, true, NULL);
-		ws_decoder_config_set_deflate(&dc_out, false, NULL);
 		struct ws_decoder din, dout;
-		ws_decoder_init(&din, &dc_in);
-		ws_decoder_init(&dout, &dc_out);
+		bare_decoders(&cfg, &din, &dout);
 		uint64_t msgs = 0;
 		rounds = 0;
 		t0 = bench_now_ns();
@@ -292,16 +309,10 @@ static void bench_spread(int conns, size_t size, size_t evict, int reps,
 		struct ws_decoder *dout = calloc((size_t)conns, sizeof(*dout));
 		if (!reg || !s || !din || !dout)
 			abort();
-		struct ws_decoder_config dc = {0};
-		registry_decoder_config(&cfg, &dc);
-		struct ws_decoder_config dc_in = dc, dc_out = dc;
-		ws_decoder_config_set_deflate(&dc_in, true, NULL);
-		ws_decoder_config_set_deflate(&dc_out, false, NULL);
 		for (int i = 0; i < conns; i++) {
 			capture_init(&s[i], i + 3);
 			handshake(&s[i], &ctx, i);
-			ws_decoder_init(&din[i], &dc_in);
-			ws_decoder_init(&dout[i], &dc_out);
+			bare_decoders(&cfg, &din[i], &dout[i]);
 		}
 		/* Steady state first: every ring full, every buffer grown. */
 		for (int k = 0; k < 128; k++)
