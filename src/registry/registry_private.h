@@ -1,12 +1,14 @@
 /*
  * registry_private.h - the registry's data, shared by its .c files
- * (registry.c: connections and limits; messages.c: rings, stored data,
- * counters and ping times; snapshot.c: the JSON). Not installed; nothing
- * outside src/registry includes it.
+ * (registry.c: connections and limits; conn_index.c: connections by id;
+ * messages.c: rings, stored data, counters and ping times; snapshot.c:
+ * the JSON). Not installed; nothing outside src/registry includes it
+ * (but the index's own unit test).
  *
  * Memory layout, chosen so that an idle open connection costs well under
  * 4 KiB: one struct registry_conn (counters, close, ping times inline),
- * one allocation for all its request strings, and nothing else until a
+ * one allocation for all its request strings, its two slots of the index
+ * (conn_index.h), and nothing else until a
  * message arrives. The message ring is allocated on the first message and
  * doubles up to max_messages; each message's stored data is one
  * allocation made when the message is recorded (or a block just given up
