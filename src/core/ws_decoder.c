@@ -418,15 +418,14 @@ static enum ws_decode_status ws_decoder_stop(struct ws_decoder *d,
 	return WS_DECODE_ERROR;
 }
 
-/* Whether header h, whole in the input with its payload, is a message on
- * its own that ws_decoder_on_header would accept as it is: at a frame
- * boundary outside any message and before a close, one final text or
- * binary frame, no RSV bit, masked as the direction requires. */
+/* Whether header h, read at a frame boundary outside any message and
+ * before a close, whole in the input with its payload, is a message on
+ * its own that ws_decoder_on_header would accept as it is: one final text
+ * or binary frame, no RSV bit, masked as the direction requires. */
 static bool ws_decoder_lone_frame(const struct ws_decoder *d,
 				  const struct ws_frame_header *h)
 {
-	return d->frame.state == WS_FRAME_STATE_HEADER && !d->in_message &&
-	       !d->close_seen && h->fin && h->rsv == 0 &&
+	return h->fin && h->rsv == 0 &&
 	       (h->opcode == WS_OPCODE_TEXT || h->opcode == WS_OPCODE_BINARY) &&
 	       h->masked == d->cfg.from_client;
 }
@@ -440,23 +439,29 @@ static bool ws_decoder_feed_lone_frame(struct ws_decoder *d,
 				       size_t *consumed, struct ws_message *msg,
 				       enum ws_decode_status *status)
 {
-	struct ws_frame_header h;
-	int size = ws_frame_header_parse(buf, len, &h);
+	struct ws_frame_header *h = &d->frame.header;
+	int size;
 
-	if (size <= 0 || h.length > len - (size_t)size ||
-	    !ws_decoder_lone_frame(d, &h))
+	/* Mid-frame or mid-message, buf does not start with a header. */
+	if (d->frame.state != WS_FRAME_STATE_HEADER || d->in_message ||
+	    d->close_seen)
 		return false;
-	d->frame.header = h;
-	d->frame.offset = h.length;
+	/* Parsed in place: at a frame boundary the header field is free
+	 * (the general way parses it again if this one is not taken). */
+	size = ws_frame_header_parse(buf, len, h);
+	if (size <= 0 || h->length > len - (size_t)size ||
+	    !ws_decoder_lone_frame(d, h))
+		return false;
+	d->frame.offset = h->length;
 	d->frames++;
-	ws_decoder_start_message(d, &h); /* not compressed: cannot fail */
+	ws_decoder_start_message(d, h); /* not compressed: cannot fail */
 	d->msg.frames = 1;
-	d->msg.wire_size = h.length;
-	if (h.length > 0)
+	d->msg.wire_size = h->length;
+	if (h->length > 0)
 		ws_decoder_on_payload(d, &(struct ws_frame_chunk){
-			.data = buf + size, .len = (size_t)h.length,
+			.data = buf + size, .len = (size_t)h->length,
 			.last = true});
-	*consumed = (size_t)size + (size_t)h.length;
+	*consumed = (size_t)size + (size_t)h->length;
 	if (ws_decoder_finish_message(d, msg) != WS_OK) {
 		/* Memory ran out keeping the prefix (d->error is set). */
 		*status = WS_DECODE_ERROR;
