@@ -350,6 +350,8 @@ static bool capture_decode(struct capture_stream *s, struct ws_decoder *d,
 			   struct registry_batch *batch, enum registry_dir dir,
 			   const uint8_t *buf, size_t len, double now)
 {
+	size_t *held = d == &s->sent ? &s->sent_memory : &s->received_memory;
+
 	while (len > 0 && ws_decoder_error(d) == WS_OK && !batch->faulted) {
 		size_t used = 0;
 		struct ws_message m;
@@ -362,8 +364,6 @@ static bool capture_decode(struct capture_stream *s, struct ws_decoder *d,
 		if (st != WS_DECODE_MESSAGE)
 			break;
 		/* Decoding it may have grown a buffer: counted first. */
-		size_t *held = d == &s->sent ? &s->sent_memory
-					     : &s->received_memory;
 		size_t now_held = ws_decoder_memory(d);
 		if (now_held != *held) {
 			*held = now_held;

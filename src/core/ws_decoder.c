@@ -298,15 +298,6 @@ static void ws_decoder_take_masked(struct ws_decoder *d,
 	}
 }
 
-/* Whether chunk c is the whole payload of the current message: one final
- * frame, all of it in this input. */
-static bool ws_decoder_whole_message(const struct ws_decoder *d,
-				     const struct ws_frame_chunk *c)
-{
-	return d->msg.frames == 1 && d->frame.header.fin && c->offset == 0 &&
-	       c->last;
-}
-
 /* Takes a whole unmasked message in place: its kept prefix is left where
  * it is in the caller's input (valid until ws_decoder_feed returns), so
  * the bytes are read once, by the validator, and copied by no one but the
@@ -346,8 +337,6 @@ static enum ws_error ws_decoder_on_payload(struct ws_decoder *d,
 	}
 	if (mask)
 		ws_decoder_take_masked(d, c, mask);
-	else if (ws_decoder_whole_message(d, c))
-		ws_decoder_borrow(d, c);
 	else
 		ws_decoder_take_plain(d, c->data, c->len);
 	return WS_OK;
@@ -457,10 +446,17 @@ static bool ws_decoder_feed_lone_frame(struct ws_decoder *d,
 	ws_decoder_start_message(d, h); /* not compressed: cannot fail */
 	d->msg.frames = 1;
 	d->msg.wire_size = h->length;
-	if (h->length > 0)
-		ws_decoder_on_payload(d, &(struct ws_frame_chunk){
-			.data = buf + size, .len = (size_t)h->length,
-			.last = true});
+	if (h->length > 0) {
+		/* No control frame, nothing compressed: straight to the
+		 * kept prefix, or, unmasked, read where it lies. */
+		struct ws_frame_chunk c = {.data = buf + size,
+					   .len = (size_t)h->length,
+					   .last = true};
+		if (h->masked)
+			ws_decoder_take_masked(d, &c, h->mask);
+		else
+			ws_decoder_borrow(d, &c);
+	}
 	*consumed = (size_t)size + (size_t)h->length;
 	if (ws_decoder_finish_message(d, msg) != WS_OK) {
 		/* Memory ran out keeping the prefix (d->error is set). */

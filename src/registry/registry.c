@@ -51,7 +51,6 @@ static void conn_remove(struct registry *r, struct registry_conn *c)
 		DL_DELETE(r->ended, c);
 	else
 		r->nactive--;
-	r->nconns--;
 	conn_destroy(r, c);
 }
 
@@ -74,12 +73,6 @@ struct registry_config registry_get_config(const struct registry *r)
 {
 	/* cfg never changes after registry_new: no lock needed. */
 	return r->cfg;
-}
-
-/* Lock held. */
-static struct registry_conn *conn_find(struct registry *r, uint64_t id)
-{
-	return conn_index_get(&r->conns, id);
 }
 
 /* c stopped being active at now: it joins the ended list, whose order
@@ -299,12 +292,12 @@ uint64_t registry_open(struct registry *r, const struct registry_request *req,
 		pthread_mutex_unlock(&r->lock);
 		return REGISTRY_ID_FAULT;
 	}
-	if (r->nconns >= r->cfg.max_connections && r->ended) {
+	if (r->conns.n >= r->cfg.max_connections && r->ended) {
 		/* Full: the connection that ended first makes room. */
 		conn_remove(r, r->ended);
 		r->totals.evicted++;
 	}
-	if (r->nconns >= r->cfg.max_connections) {
+	if (r->conns.n >= r->cfg.max_connections) {
 		/* Every kept connection is open: this one is only counted. */
 		r->totals.untracked++;
 		pthread_mutex_unlock(&r->lock);
@@ -324,7 +317,6 @@ uint64_t registry_open(struct registry *r, const struct registry_request *req,
 		free(c);
 		return REGISTRY_ID_FAULT;
 	}
-	r->nconns++;
 	r->nactive++;
 	registry_conn_recount(r, c);
 	pthread_mutex_unlock(&r->lock);
@@ -338,7 +330,7 @@ bool registry_answer(struct registry *r, uint64_t id,
 	bool ok = true;
 
 	pthread_mutex_lock(&r->lock);
-	c = r->disabled ? NULL : conn_find(r, id);
+	c = r->disabled ? NULL : conn_index_get(&r->conns, id);
 	/* Only the first answer to the request counts. */
 	if (c && c->state == REGISTRY_CONNECTING && c->status == 0) {
 		c->status = res->status;
@@ -366,7 +358,7 @@ void registry_closed(struct registry *r, uint64_t id, double now)
 	struct registry_conn *c;
 
 	pthread_mutex_lock(&r->lock);
-	c = r->disabled ? NULL : conn_find(r, id);
+	c = r->disabled ? NULL : conn_index_get(&r->conns, id);
 	if (c && c->closed_at < 0) {
 		c->closed_at = now;
 		r->totals.closed++;
@@ -428,7 +420,7 @@ void registry_error(struct registry *r, uint64_t id, enum registry_dir dir,
 		return;
 	}
 	r->totals.errors++;
-	c = conn_find(r, id);
+	c = conn_index_get(&r->conns, id);
 	if (c && c->error == WS_OK) {
 		c->error = err;
 		c->error_dir = (uint8_t)dir;
@@ -499,8 +491,9 @@ bool registry_fault(struct registry *r, enum registry_fault kind, uint64_t id,
 	bool tripped;
 
 	pthread_mutex_lock(&r->lock);
-	tripped = registry_fault_locked(
-	    r, id == REGISTRY_ID_FAULT ? NULL : conn_find(r, id), kind, where);
+	/* REGISTRY_ID_FAULT and 0 are never in the index: no connection. */
+	tripped = registry_fault_locked(r, conn_index_get(&r->conns, id), kind,
+					where);
 	pthread_mutex_unlock(&r->lock);
 	return tripped;
 }

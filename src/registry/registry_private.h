@@ -199,7 +199,6 @@ struct registry {
 	bool disabled;
 	struct conn_index conns;      /* every connection, by id */
 	struct registry_conn *ended;  /* utlist DL, oldest ended first */
-	unsigned nconns;              /* in conns */
 	unsigned nactive;             /* in conns and not ended */
 	uint64_t last_id;
 	uint64_t last_seq;

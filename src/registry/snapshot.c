@@ -204,7 +204,7 @@ static bool copy_take(struct registry *r,
 	*cp = (struct copy){.cfg = r->cfg};
 	pthread_mutex_lock(&r->lock);
 	cp->totals = r->totals;
-	cp->nconns = r->nconns;
+	cp->nconns = (unsigned)r->conns.n;
 	cp->nactive = r->nactive;
 	cp->mem = r->mem;
 	cp->disabled = r->disabled;
@@ -215,8 +215,8 @@ static bool copy_take(struct registry *r,
 	       sizeof(cp->faults_by_kind));
 	memcpy(cp->fault_where, r->fault_where, sizeof(cp->fault_where));
 	cp->held = r->fixed + r->mem;
-	if (r->nconns > 0) {
-		cp->conns = calloc(r->nconns, sizeof(*cp->conns));
+	if (r->conns.n > 0) {
+		cp->conns = calloc(r->conns.n, sizeof(*cp->conns));
 		walk.ok = cp->conns != NULL;
 	}
 	if (walk.ok && opt->conn_id != 0) {

@@ -13,22 +13,19 @@
 
 #include "wsdbg/ws_decoder.h"
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-enum ws_decode_status __real_ws_decoder_feed(struct ws_decoder *d,
-					     const uint8_t *buf, size_t len,
-					     size_t *consumed,
-					     struct ws_message *msg);
+/* The original (__real_) and the replacement (__wrap_) of each one. */
+#define FAULT_WRAP(ret, name, params) \
+	ret __real_##name params;      \
+	ret __wrap_##name params;
 
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-enum ws_decode_status __wrap_ws_decoder_feed(struct ws_decoder *d,
-					     const uint8_t *buf, size_t len,
-					     size_t *consumed,
-					     struct ws_message *msg);
+FAULT_WRAP(void *, malloc, (size_t n))
+FAULT_WRAP(void *, calloc, (size_t n, size_t size))
+FAULT_WRAP(void *, realloc, (void *p, size_t n))
+FAULT_WRAP(char *, strdup, (const char *s))
+FAULT_WRAP(enum ws_decode_status, ws_decoder_feed,
+	   (struct ws_decoder *d, const uint8_t *buf, size_t len,
+	    size_t *consumed, struct ws_message *msg))
+
+#undef FAULT_WRAP
 
 #endif

@@ -154,6 +154,16 @@ static struct stats summarise(double *v, int n)
 	return (struct stats){v[n / 2], v[0], v[n - 1]};
 }
 
+/* One round trip as the shim sees it: the client's frames in, then the
+ * echoes out, each call with its own clock read. */
+static void echo_round(struct capture_stream *s,
+		       const struct capture_context *ctx, const uint8_t *in,
+		       size_t in_len, const uint8_t *out, size_t out_len)
+{
+	capture_feed(s, ctx, REGISTRY_RECEIVED, in, in_len, clock_now());
+	capture_feed(s, ctx, REGISTRY_SENT, out, out_len, clock_now());
+}
+
 /* A server's two directions as bare decoders, configured as the shim's
  * capture would configure them under cfg: client frames in, echoes out. */
 static void bare_decoders(const struct registry_config *cfg,
@@ -191,12 +201,8 @@ static void bench_frames(size_t size, size_t batch, bool binary, int reps,
 		handshake(&s, &ctx, r);
 		uint64_t rounds = 0, t0 = bench_now_ns(), t1;
 		do {
-			for (int k = 0; k < 16; k++, rounds++) {
-				capture_feed(&s, &ctx, REGISTRY_RECEIVED, in,
-					     in_len, clock_now());
-				capture_feed(&s, &ctx, REGISTRY_SENT, out,
-					     out_len, clock_now());
-			}
+			for (int k = 0; k < 16; k++, rounds++)
+				echo_round(&s, &ctx, in, in_len, out, out_len);
 			t1 = bench_now_ns();
 		} while (t1 - t0 < rep_ns);
 		shim[r] = (double)(t1 - t0) / (double)(rounds * batch * 2);
@@ -316,12 +322,9 @@ static void bench_spread(int conns, size_t size, size_t evict, int reps,
 		}
 		/* Steady state first: every ring full, every buffer grown. */
 		for (int k = 0; k < 128; k++)
-			for (int i = 0; i < conns; i++) {
-				capture_feed(&s[i], &ctx, REGISTRY_RECEIVED, in,
-					     in_len, clock_now());
-				capture_feed(&s[i], &ctx, REGISTRY_SENT, out,
-					     out_len, clock_now());
-			}
+			for (int i = 0; i < conns; i++)
+				echo_round(&s[i], &ctx, in, in_len, out,
+					   out_len);
 		uint64_t shim_ns = 0, bare_ns = 0, frames_done = 0;
 		uint64_t start = bench_now_ns();
 		while (bench_now_ns() - start < 2 * rep_ns) {
@@ -396,13 +399,8 @@ static void bench_memory(const char *label, unsigned max_connections,
 	size_t after_open = heap_in_use() - base;
 	peak = after_open;
 	for (int m = 0; m < messages; m++) {
-		double now = clock_now();
-		for (int i = 0; i < nconns; i++) {
-			capture_feed(&s[i], &ctx, REGISTRY_RECEIVED, in, in_len,
-				     now);
-			capture_feed(&s[i], &ctx, REGISTRY_SENT, out, out_len,
-				     now);
-		}
+		for (int i = 0; i < nconns; i++)
+			echo_round(&s[i], &ctx, in, in_len, out, out_len);
 		if (m % 10 == 9 || m == messages - 1) {
 			size_t used = heap_in_use() - base;
 			if (used > peak)
