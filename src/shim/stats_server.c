@@ -1009,13 +1009,15 @@ void stats_server_stop(struct stats_server *s)
 		return;
 	pthread_mutex_lock(&s->fd_lock);
 	atomic_store(&s->stopping, true);
+	/* Clients stop finding us at once. First: a client that finds the
+	 * path then finds a live listener, never "connection refused" at a
+	 * path that is still there (which means a dead process). */
+	stats_server_unlink_socket(s);
 	/* Wakes the thread wherever it waits (they all watch for this
 	 * hang-up); connecting is refused from now on. The listening socket
 	 * itself is closed with the thread gone. */
 	if (s->listen_fd >= 0 && stats_server_owns(s->listen_fd, &s->listen))
 		shutdown(s->listen_fd, SHUT_RDWR);
-	/* Clients stop finding us at once. */
-	stats_server_unlink_socket(s);
 	pthread_mutex_unlock(&s->fd_lock);
 
 	clock_gettime(CLOCK_REALTIME, &until);

@@ -41,10 +41,12 @@ def run(args, env, sock_dir=None):
             lambda: len(modelkit.children_of(server.pid)) == WORKERS
             and modelkit.children_of(server.pid), 5)
         live = {"parent": harness.live_request(sock_dir, server.pid)}
+        # The client has its echo once the worker's write returned, which
+        # may be before the worker's shim has recorded it: wait for both.
         for pid in kids or []:
             live[pid] = harness.live_until(
                 sock_dir, pid, lambda s: s["totals"]["messages_received"]
-                == 1)
+                == 1 and s["totals"]["messages_sent"] == 1)
     closes = [c.close_handshake(1000, f"held {i} done")
               for i, c in enumerate(held)]
     results = [harness.run_client(args, plain, server.port, SESSION,
