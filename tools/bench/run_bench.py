@@ -152,8 +152,10 @@ class Runner:
             env["WSDBG_DIR"] = self.wsdbg_dir
             if variant == "wsdbg-noinflate":
                 env["WSDBG_INFLATE"] = "0"
-        elif variant == "forward":
+        elif variant.startswith("forward"):
             env["LD_PRELOAD"] = self.forward
+            if variant == "forward+thread":
+                env["WSBENCH_FORWARD_THREAD"] = "1"
         elif variant == "strace":
             cmd = ["strace", "-f", "-o", "/dev/null"] + cmd
         return pin + cmd, env
@@ -303,8 +305,14 @@ class Runner:
         for server in ("python", "node"):
             if server not in sections:
                 continue
+            # Controls: any preload's cost (forward), and for the
+            # single-threaded python server, what a second thread in the
+            # process costs it (forward+thread; wsdbg's stats server is
+            # one). node runs threads of its own already.
+            controls = ("forward", "forward+thread") \
+                if server == "python" else ("forward",)
             for shape in peer_shapes:
-                for v in ("bare", "wsdbg"):
+                for v in ("bare", "wsdbg") + controls:
                     plan.append((server, v, shape, False))
         if "deflate" in sections:
             for shape in (["p4k"] if quick else ["p128", "p4k"]):
@@ -319,8 +327,9 @@ class Runner:
                 key = (server + ("-deflate" if deflate else ""), variant,
                        shape)
                 try:
-                    self.record(key, self.measure(server, variant, shape,
-                                                  deflate))
+                    r = self.measure(server, variant, shape, deflate)
+                    r["rep"] = rep
+                    self.record(key, r)
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     self.notes.append("rep %d %s: %s" % (rep + 1,
                                                          "/".join(key), e))
@@ -525,7 +534,8 @@ def loadavg():
 
 VARIANT_NAMES = {"bare": "alone", "wsdbg": "wsdbg", "forward": "forward-only",
                  "strace": "strace -f", "tshark": "tshark capture",
-                 "wsdbg-noinflate": "wsdbg, WSDBG_INFLATE=0"}
+                 "wsdbg-noinflate": "wsdbg, WSDBG_INFLATE=0",
+                 "forward+thread": "forward-only + 1 idle thread"}
 SERVER_NAMES = {"c": "C epoll", "python": "python3-websockets",
                 "node": "node ws", "python-deflate": "python3-websockets deflate"}
 
@@ -540,16 +550,14 @@ def throughput_table(run):
             base = res.get((server, "bare", shape))
             if not base:
                 continue
-            b_rate = med([r["msgs_per_s"] for r in base])
-            b_cpu = med([r["server_cpu_ns_per_msg"] for r in base])
             for variant in ("bare", "wsdbg", "wsdbg-noinflate", "forward",
-                            "strace", "tshark"):
+                            "forward+thread", "strace", "tshark"):
                 rs = res.get((server, variant, shape))
                 if not rs:
                     continue
                 rates = [r["msgs_per_s"] for r in rs]
                 cpus = [r["server_cpu_ns_per_msg"] for r in rs]
-                rate, cpu = med(rates), med(cpus)
+                rate = med(rates)
                 note = []
                 if variant == "tshark":
                     drops = [r.get("drop_rate") for r in rs]
@@ -570,9 +578,11 @@ def throughput_table(run):
                        span(rates, "%.0f") if rate < 1e4 else
                        "%s (%s-%s)" % (si(rate), si(min(rates)),
                                        si(max(rates))),
-                       "%.3f" % (rate / b_rate) if b_rate else "-",
+                       span(paired_ratios(base, rs, "msgs_per_s"),
+                            "%.3f"),
                        span(cpus, "%.0f"),
-                       "%.3f" % (cpu / b_cpu) if cpu and b_cpu else "-",
+                       span(paired_ratios(base, rs, "server_cpu_ns_per_msg"),
+                            "%.3f"),
                        med([r["mb_per_s"] for r in rs]),
                        "%.0f" % med([r["rtt_p50_us"] for r in rs]),
                        "%.0f" % med([r["rtt_p99_us"] for r in rs]),
@@ -580,13 +590,22 @@ def throughput_table(run):
     return "\n".join(lines)
 
 
+def paired_ratios(base, runs, field):
+    """variant / alone for each repetition that measured both. A
+    repetition runs a shape's variants back to back, so each ratio pairs
+    runs made seconds apart: the machine's slower swings of load cancel,
+    which they do not in a ratio of two medians."""
+    alone = {r.get("rep"): r[field] for r in base if r.get(field)}
+    return [r[field] / alone[r.get("rep")] for r in runs
+            if r.get(field) and alone.get(r.get("rep"))]
+
+
 def ratio(run, server, variant, shape, field):
     b = run.results.get((server, "bare", shape))
     v = run.results.get((server, variant, shape))
     if not b or not v:
         return None
-    bm, vm = med([r[field] for r in b]), med([r[field] for r in v])
-    return vm / bm if bm and vm else None
+    return med(paired_ratios(b, v, field))
 
 
 def targets(run):
