@@ -9,7 +9,7 @@
 #
 #   ./tools/bench.sh [--quick] [run_bench.py options]
 #
-# A full run takes about 11 minutes, --quick about 2. The table is also
+# A full run takes about 15 minutes, --quick about 2. The table is also
 # written to build/bench/bench-results.md (raw figures beside it, .json).
 # Build directory: build/bench, buildtype debugoptimized (the project's
 # default, what `meson setup build` gives users; -O2 with symbols, so perf

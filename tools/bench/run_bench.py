@@ -148,7 +148,8 @@ class Runner:
             cmd = ["node", os.path.join(SERVERS, "echo_ws.js")]
             env["NODE_PATH"] = NODE_PATH
         if variant.startswith("wsdbg"):
-            env["LD_PRELOAD"] = self.shim
+            env["LD_PRELOAD"] = self.args.shim_b if variant == "wsdbg-b" \
+                else self.shim
             env["WSDBG_DIR"] = self.wsdbg_dir
             if variant == "wsdbg-noinflate":
                 env["WSDBG_INFLATE"] = "0"
@@ -290,13 +291,16 @@ class Runner:
     def run_throughput(self, sections):
         quick = self.args.quick
         plan = []  # (server, variant, shape, deflate)
-        c_shapes = list(SHAPES)
+        c_shapes = [sh for sh in SHAPES
+                    if not self.args.shapes or sh in self.args.shapes]
         heavy_shapes = ["p128", "r128"] if quick else \
             ["p128", "p4k", "p64k", "r128"]
         if "c" in sections:
             for shape in c_shapes:
                 for v in ("bare", "wsdbg", "forward"):
                     plan.append(("c", v, shape, False))
+                if self.args.shim_b:
+                    plan.append(("c", "wsdbg-b", shape, False))
                 if shape in heavy_shapes and shutil.which("strace"):
                     plan.append(("c", "strace", shape, False))
                 if shape in heavy_shapes and shutil.which("tshark"):
@@ -535,7 +539,8 @@ def loadavg():
 VARIANT_NAMES = {"bare": "alone", "wsdbg": "wsdbg", "forward": "forward-only",
                  "strace": "strace -f", "tshark": "tshark capture",
                  "wsdbg-noinflate": "wsdbg, WSDBG_INFLATE=0",
-                 "forward+thread": "forward-only + 1 idle thread"}
+                 "forward+thread": "forward-only + 1 idle thread",
+                 "wsdbg-b": "wsdbg B (--shim-b)"}
 SERVER_NAMES = {"c": "C epoll", "python": "python3-websockets",
                 "node": "node ws", "python-deflate": "python3-websockets deflate"}
 
@@ -550,8 +555,8 @@ def throughput_table(run):
             base = res.get((server, "bare", shape))
             if not base:
                 continue
-            for variant in ("bare", "wsdbg", "wsdbg-noinflate", "forward",
-                            "forward+thread", "strace", "tshark"):
+            for variant in ("bare", "wsdbg", "wsdbg-b", "wsdbg-noinflate",
+                            "forward", "forward+thread", "strace", "tshark"):
                 rs = res.get((server, variant, shape))
                 if not rs:
                     continue
@@ -762,6 +767,13 @@ def main():
     ap.add_argument("--sections",
                     default="c,python,node,deflate,hooks,capture,memory")
     ap.add_argument("--out")
+    # A/B of two builds of the shim: another libwsdbg.so measured beside
+    # this build's on every C server shape (variant "wsdbg B").
+    ap.add_argument("--shim-b", metavar="PATH",
+                    help="another build's libwsdbg.so, measured beside "
+                    "this one on every C server shape (variant wsdbg-b)")
+    ap.add_argument("--shapes", type=lambda v: v.split(","),
+                    help="C server shapes to run, of: " + ",".join(SHAPES))
     args = ap.parse_args()
     if args.reps is None:
         args.reps = 2 if args.quick else 5
