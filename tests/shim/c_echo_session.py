@@ -57,7 +57,11 @@ def run(args, shim, tmp):
     live = pong = None
     if shim:
         pong = harness.live_request(sock_dir, server.pid, "ping", raw=True)
-        live = harness.live_request(sock_dir, server.pid)
+        # The client may exit before the server's shim has recorded the
+        # end (it records after the real call returns): wait for it.
+        live = harness.live_until(
+            sock_dir, server.pid, lambda s: s["connections"] and
+            s["connections"][0]["state"] == "closed")
     second = harness.run_client(args, client_env, server.port, SECOND,
                                 io + ["--pipeline", "--bytewise"])
     server.finish()
