@@ -348,13 +348,14 @@ class Runner:
                     ("wsdbg", {"LD_PRELOAD": self.shim,
                                "WSDBG_DIR": self.wsdbg_dir})]
         times = {v: [] for v, _ in variants}
-        for _ in range(max(self.args.reps, 9)):
+        for rep in range(max(self.args.reps, 9)):
             for v, env in variants:
                 p = self.spawn(["taskset", "-c", self.server_cpu, self.hooks,
                                 "--iterations", str(n)], env)
                 try:
                     out, _ = p.communicate(timeout=60)
-                    times[v].append(json.loads(out)["ns_per_call"])
+                    times[v].append({"rep": rep, "ns": json.loads(out)[
+                        "ns_per_call"]})
                 finally:
                     self.stop(p)
         ir = {}
@@ -595,22 +596,23 @@ def throughput_table(run):
     return "\n".join(lines)
 
 
-def paired_ratios(base, runs, field):
-    """variant / alone for each repetition that measured both. A
-    repetition runs a shape's variants back to back, so each ratio pairs
-    runs made seconds apart: the machine's slower swings of load cancel,
-    which they do not in a ratio of two medians."""
-    alone = {r.get("rep"): r[field] for r in base if r.get(field)}
-    return [r[field] / alone[r.get("rep")] for r in runs
+def paired(base, runs, field):
+    """(variant's figure, base's figure) for each repetition that measured
+    both. A repetition runs the variants of a shape (or of the hooked
+    call) back to back, so each pair was measured seconds apart: the
+    machine's slower swings of load cancel in a pair's ratio or
+    difference, which they do not between two medians."""
+    alone = {r.get("rep"): r.get(field) for r in base}
+    return [(r[field], alone[r.get("rep")]) for r in runs
             if r.get(field) and alone.get(r.get("rep"))]
 
 
-def paired_diffs(values, base):
-    """values[i] - base[i] for each repetition i: the hooked-call runs go
-    variant after variant within a repetition, so each difference pairs
-    runs made a second apart."""
-    return [v - b for v, b in zip(values, base)
-            if v is not None and b is not None]
+def paired_ratios(base, runs, field):
+    return [v / b for v, b in paired(base, runs, field)]
+
+
+def paired_diffs(base, runs, field):
+    return [v - b for v, b in paired(base, runs, field)]
 
 
 def ratio(run, server, variant, shape, field):
@@ -661,13 +663,13 @@ def targets(run):
         ns = hooks["ns"]
         if ns.get("wsdbg") and ns.get("forward"):
             check("hooked call on a pipe, ns over forward-only",
-                  med(paired_diffs(ns["wsdbg"], ns["forward"])), 5, False,
-                  "%.1f")
+                  med(paired_diffs(ns["forward"], ns["wsdbg"], "ns")), 5,
+                  False, "%.1f")
         if ns.get("wsdbg") and ns.get("forward+thread"):
             # wsdbg's own path: the same threading as the host under it.
             check("hooked call on a pipe, ns over forward-only + 1 thread",
-                  med(paired_diffs(ns["wsdbg"], ns["forward+thread"])), 5,
-                  False, "%.1f")
+                  med(paired_diffs(ns["forward+thread"], ns["wsdbg"],
+                                   "ns")), 5, False, "%.1f")
     mem = run.results.get("memory")
     if mem:
         n = mem["n"]
@@ -691,11 +693,11 @@ def hooks_table(run):
     fwd = h["ns"].get("forward", [])
     fwd_ir = h["ir"].get("forward")
     for v in ("bare", "forward", "forward+thread", "wsdbg"):
-        ns = h["ns"].get(v, [])
+        runs = h["ns"].get(v, [])
         ir = h["ir"].get(v)
-        over = paired_diffs(ns, fwd)
+        over = paired_diffs(fwd, runs, "ns")
         lines.append("| %s | %s | %s | %s | %s |" % (
-            v, span(ns, "%.1f"),
+            v, span([r["ns"] for r in runs], "%.1f"),
             "%+.1f (%+.1f to %+.1f)" % (med(over), min(over), max(over))
             if over else "-",
             "%.1f" % ir if ir is not None else "-",
