@@ -156,6 +156,22 @@ static void feed_split(const uint8_t *all, size_t n, size_t a, size_t b)
 	capture_feed_iov(&stream, &ctx, REGISTRY_RECEIVED, iov, 5, n, 1000.0);
 }
 
+/* json with the figure of every "memory_held" blanked: what the decoders
+ * hold depends on how their input was cut (a message whole in one buffer
+ * is read where it lies, one cut in pieces is gathered in a buffer), and
+ * nothing else recorded may. */
+static char *without_memory_held(char *json)
+{
+	static const char key[] = "\"memory_held\": ";
+
+	for (char *p = strstr(json, key); p; p = strstr(p, key)) {
+		p += sizeof(key) - 1;
+		while (*p >= '0' && *p <= '9')
+			*p++ = '#';
+	}
+	return json;
+}
+
 /* Vectored calls, split anywhere, record what plain buffers do: the
  * request with early frames (the handshake path), then, after the answer,
  * frames (the path that records a whole call under one lock). */
@@ -176,8 +192,9 @@ Test(capture, vectored_calls_split_anywhere_record_what_one_buffer_does)
 	feed(REGISTRY_RECEIVED, first, n1);
 	feed(REGISTRY_SENT, accepted, strlen(accepted));
 	feed(REGISTRY_RECEIVED, frames, n2);
-	want = snapshot();
+	want = without_memory_held(snapshot());
 	HAS(want, "\"messages_received\": 3");
+	HAS(want, "\"text\": \"Hello\"");
 	for (size_t a = 0; a <= n2; a++) {
 		for (size_t b = a; b <= n2; b++) {
 			size_t a1 = a * n1 / n2, b1 = b * n1 / n2;
@@ -186,7 +203,7 @@ Test(capture, vectored_calls_split_anywhere_record_what_one_buffer_does)
 			feed_split(first, n1, a1, b1);
 			feed(REGISTRY_SENT, accepted, strlen(accepted));
 			feed_split(frames, n2, a, b);
-			char *got = snapshot();
+			char *got = without_memory_held(snapshot());
 			cr_assert_str_eq(got, want, "split at %zu, %zu", a, b);
 			free(got);
 		}
@@ -400,16 +417,18 @@ Test(capture, a_busy_connection_holds_at_most_100_kib_decoders_included)
 		size_t a = text_frame(in, n, 'a' + i % 26, true);
 		size_t b = text_frame(out, n, 'A' + i % 26, false);
 
-		feed(REGISTRY_RECEIVED, in, a);
+		/* The client's in two reads, so that its decoder gathers
+		 * the text in its buffer; the server's whole in one write,
+		 * read where it lies. */
+		feed(REGISTRY_RECEIVED, in, a / 2);
+		feed(REGISTRY_RECEIVED, in + a / 2, a - a / 2);
 		feed(REGISTRY_SENT, out, b);
 		cr_assert_leq(registry_memory_held(registry), 100u << 10,
 			      "after message %d of %zu bytes", i, n);
 	}
 	cr_assert_eq(stream.phase, CAPTURE_FRAMES);
 	/* The decoders' kept-prefix buffers are in the count: at least the
-	 * biggest text the client sent, beyond the stored data (the
-	 * server's unmasked frames, each whole in its write, are read in
-	 * place and need no buffer). */
+	 * biggest text the client sent, beyond the stored data. */
 	size_t held = registry_memory_held(registry);
 	cr_assert_geq(held - registry_memory_used(registry),
 		      sizeof(stream) + 10000);

@@ -674,6 +674,43 @@ Test(registry, text_is_kept_up_to_max_message_size_and_flagged_truncated)
 	registry_free(r);
 }
 
+Test(registry, a_message_handed_out_masked_is_stored_unmasked)
+{
+	/* ws_decoder's borrow_masked: data still masked as on the wire. */
+	static const uint8_t key[4] = {0x01, 0x80, 0x7f, 0xff};
+	static const uint8_t bin[] = {0, 1, 2, 0xff, 0xfe};
+	const char *plain = "hello, \xc3\xa9t\xc3\xa9";
+	uint8_t wire[32];
+	struct registry_config cfg = config();
+	struct registry *r;
+	struct ws_message m;
+	uint64_t id;
+	char *j;
+
+	cfg.show_binary = true;
+	cfg.max_message_size = 9; /* a prefix: "hello, " and one character */
+	r = new_registry(&cfg);
+	id = open_ws(r, REGISTRY_SERVER, 1);
+	for (size_t i = 0; i < strlen(plain); i++)
+		wire[i] = (uint8_t)plain[i] ^ key[i % 4];
+	m = data_msg(0x1, wire, strlen(plain));
+	m.masked = true;
+	memcpy(m.mask, key, 4);
+	record(r, id, REGISTRY_RECEIVED, m, 1);
+	for (size_t i = 0; i < sizeof(bin); i++)
+		wire[i] = bin[i] ^ key[i % 4];
+	m = data_msg(0x2, wire, sizeof(bin));
+	m.masked = true;
+	memcpy(m.mask, key, 4);
+	record(r, id, REGISTRY_RECEIVED, m, 1);
+	j = snapshot(r);
+	assert_field(j, "connections.0.messages.0.text", "\"hello, \xc3\xa9\"");
+	assert_field(j, "connections.0.messages.0.truncated", "true");
+	assert_field(j, "connections.0.messages.1.hex", "\"000102fffe\"");
+	free(j);
+	registry_free(r);
+}
+
 Test(registry, binary_is_previewed_only_when_shown)
 {
 	static const uint8_t bin[] = {0, 1, 2, 0xff, 0xfe};

@@ -201,6 +201,63 @@ Test(ws_decoder, whole_unmasked_message_is_handed_out_in_place)
 			  "bad-utf8 'yyyy'\n");
 }
 
+Test(ws_decoder, whole_masked_message_is_handed_out_in_place_with_borrow_masked)
+{
+	/* With borrow_masked, a message that is one masked frame, given
+	 * whole, is not unmasked into the kept prefix: its data points into
+	 * the input, still masked, and ws_message_copy unmasks it. */
+	char text[300];
+	memset(text, 'y', sizeof(text));
+	memcpy(text + 1, "\xc3\xa9", 2); /* a 2-byte character */
+	text[299] = (char)0xc3; /* the start of a sequence that never ends */
+	uint8_t in[310], got[8];
+	size_t n = frame(in, 0x81, key, text, sizeof(text));
+	struct ws_decoder_config cfg = from_client;
+	struct ws_decoder d;
+	struct ws_message m;
+	size_t used;
+
+	cfg.keep_text = 5;
+	cfg.borrow_masked = true;
+	ws_decoder_init(&d, &cfg);
+	cr_assert_eq(ws_decoder_feed(&d, in, n, &used, &m), WS_DECODE_MESSAGE);
+	cr_assert_eq(used, n);
+	cr_assert(m.masked);
+	cr_assert_arr_eq(m.mask, key, 4);
+	cr_assert_eq(m.data, in + n - sizeof(text));
+	cr_assert_eq(m.kept, 5);
+	cr_assert(m.truncated);
+	cr_assert_not(m.utf8_valid, "the whole text is still validated");
+	ws_message_copy(&m, got, m.kept);
+	cr_assert_arr_eq(got, "y\xc3\xa9yy", 5);
+	cr_assert_eq(ws_decoder_memory(&d), 0, "no kept-prefix buffer");
+
+	/* The same frame cut in two is gathered, unmasked, as before. */
+	cr_assert_eq(ws_decoder_feed(&d, in, 10, &used, &m),
+		     WS_DECODE_NEED_MORE);
+	cr_assert_eq(ws_decoder_feed(&d, in + 10, n - 10, &used, &m),
+		     WS_DECODE_MESSAGE);
+	cr_assert_not(m.masked);
+	cr_assert_arr_eq(m.data, "y\xc3\xa9yy", 5);
+	cr_assert_not(m.utf8_valid);
+	ws_decoder_free(&d);
+
+	/* Valid text, and binary, in place too. */
+	text[299] = 'z';
+	n = frame(in, 0x81, key, text, sizeof(text));
+	ws_decoder_init(&d, &cfg);
+	cr_assert_eq(ws_decoder_feed(&d, in, n, &used, &m), WS_DECODE_MESSAGE);
+	cr_assert(m.masked && m.utf8_valid && m.size == 300);
+	n = frame(in, 0x82, key, text, 3);
+	cr_assert_eq(ws_decoder_feed(&d, in, n, &used, &m), WS_DECODE_MESSAGE);
+	cr_assert(m.masked && m.kept == 3);
+	ws_message_copy(&m, got, m.kept);
+	cr_assert_arr_eq(got, "y\xc3\xa9", 3);
+	ws_decoder_free(&d);
+	decode_log_expect(&cfg, in, n,
+			  "binary size=3 wire=3 frames=1 kept=3 'y\\xc3\\xa9'\n");
+}
+
 Test(ws_decoder, prefix_spans_fragments_and_stops_at_the_limit)
 {
 	uint8_t in[64];

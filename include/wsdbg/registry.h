@@ -79,7 +79,8 @@ int registry_config_from_env(struct registry_config *cfg,
 			     void *ctx);
 
 /* The decoder settings that follow from cfg for one direction (keep sizes,
- * inflate); deflate parameters are set by the caller from the handshake. */
+ * inflate, and borrow_masked: the registry takes messages still masked);
+ * deflate parameters are set by the caller from the handshake. */
 void registry_decoder_config(const struct registry_config *cfg,
 			     struct ws_decoder_config *out);
 

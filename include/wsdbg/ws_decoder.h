@@ -45,6 +45,13 @@ struct ws_decoder_config {
 	bool no_context_takeover;  /* sender resets its window each message */
 	bool inflate;              /* decompress; when false compressed messages
 				      are reported with wire size, no data */
+	bool borrow_masked;        /* hand out a message that is one masked
+				      frame found whole in the input where it
+				      lies, still masked (ws_message.masked),
+				      instead of unmasking it into the kept
+				      prefix: whoever copies it unmasks it
+				      (ws_message_copy), and no byte is
+				      written twice */
 };
 
 /* Fills cfg for the direction whose sender is the client (from_client) or
@@ -62,6 +69,10 @@ struct ws_message {
 	bool truncated;         /* data holds only the first `kept` bytes */
 	bool utf8_valid;        /* text / close reason is valid UTF-8; true
 				   for binary, ping, pong */
+	bool masked;            /* data is still masked as on the wire: byte
+				   i reads data[i] ^ mask[i % 4]. Only with
+				   borrow_masked, only text and binary */
+	uint8_t mask[4];
 	uint32_t frames;        /* frames it came in; 1 for control frames */
 	uint64_t size;          /* payload bytes after reassembly (and
 				   decompression when inflated) */
@@ -70,7 +81,8 @@ struct ws_message {
 				   next call on this decoder, and no longer
 				   than the input passed to the call that
 				   returned the message (it may point into
-				   it: see ws_decoder_feed) */
+				   it: see ws_decoder_feed); masked when
+				   `masked` is set */
 	size_t kept;
 	/* Close frames only (RFC 6455 5.5.1). */
 	int close_code;         /* -1 when the frame has no status code */
@@ -134,11 +146,16 @@ enum ws_decode_status {
  * buf is never written; it may be NULL when len is 0. msg->data stays
  * valid until the next call, as long as buf does: a message that is one
  * unmasked, uncompressed frame found whole in buf is handed out in place,
- * without a copy (what a server sends, and what a client receives).
+ * without a copy (what a server sends, and what a client receives); with
+ * borrow_masked, so is one masked frame (what a client sends), still
+ * masked.
  */
 enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 				      size_t len, size_t *consumed,
 				      struct ws_message *msg);
+
+/* Copies the first n (<= m->kept) payload bytes of m to dst, unmasked. */
+void ws_message_copy(const struct ws_message *m, uint8_t *dst, size_t n);
 
 /* Why decoding stopped, or WS_OK. */
 static inline enum ws_error ws_decoder_error(const struct ws_decoder *d)

@@ -6,7 +6,10 @@
  * connection's rules, routes payload bytes (a control frame's into its own
  * 125-byte buffer, a data message's through inflate when compressed, then
  * into the kept prefix and the UTF-8 validator), and reports a message when
- * its last frame ends. Payload beyond the kept prefix is read once at most:
+ * its last frame ends. A message that is one frame found whole in the input
+ * is not copied at all: it is handed out where it lies (ws_decoder_borrow,
+ * and for masked frames ws_decoder_borrow_masked when the caller copies
+ * what it keeps anyway). Payload beyond the kept prefix is read once at most:
  * text to validate it (ASCII recognised in place, 64 bytes a step, without
  * unmasking it to memory), compressed data to inflate it; binary payload
  * beyond the prefix is not touched at all.
@@ -260,10 +263,33 @@ static size_t ws_decoder_masked_ascii(const uint8_t *src, size_t len,
 	return i;
 }
 
+/* Validates masked text as it lies, writing nothing but a scratch buffer:
+ * runs of ASCII are recognised in place, only the bytes around other
+ * characters are unmasked, through a small buffer, for the validator.
+ * offset is p's position in its frame's payload (for the mask). */
+static void ws_decoder_check_masked(struct ws_decoder *d, const uint8_t *p,
+				    size_t len, const uint8_t mask[4],
+				    uint64_t offset)
+{
+	uint8_t scratch[WS_DECODER_SCRATCH];
+
+	for (size_t i = 0; i < len && utf8_state_ok(&d->utf8);) {
+		if (utf8_state_idle(&d->utf8)) {
+			i += ws_decoder_masked_ascii(p + i, len - i, mask,
+						     offset + i);
+			if (i == len)
+				break;
+		}
+		size_t n = len - i < sizeof(scratch) ? len - i
+						      : sizeof(scratch);
+		ws_unmask_copy(scratch, p + i, n, mask, offset + i);
+		utf8_feed(&d->utf8, scratch, n);
+		i += n;
+	}
+}
+
 /* Takes masked payload bytes: unmasks what is kept straight into the prefix
- * and, for text, validates the rest as it is: runs of ASCII are recognised
- * in place, only the bytes around other characters are unmasked, through a
- * small scratch buffer, for the validator. */
+ * and, for text, validates the rest as it is (ws_decoder_check_masked). */
 static void ws_decoder_take_masked(struct ws_decoder *d,
 				   const struct ws_frame_chunk *c,
 				   const uint8_t mask[4])
@@ -280,22 +306,9 @@ static void ws_decoder_take_masked(struct ws_decoder *d,
 		if (text)
 			ws_decoder_check_text(d, dst, k, non_ascii);
 	}
-	if (!text)
-		return;
-	uint8_t scratch[WS_DECODER_SCRATCH];
-	for (size_t i = k; i < c->len && utf8_state_ok(&d->utf8);) {
-		if (utf8_state_idle(&d->utf8)) {
-			i += ws_decoder_masked_ascii(c->data + i, c->len - i,
-						     mask, c->offset + i);
-			if (i == c->len)
-				break;
-		}
-		size_t n = c->len - i < sizeof(scratch) ? c->len - i
-							 : sizeof(scratch);
-		ws_unmask_copy(scratch, c->data + i, n, mask, c->offset + i);
-		utf8_feed(&d->utf8, scratch, n);
-		i += n;
-	}
+	if (text && k < c->len)
+		ws_decoder_check_masked(d, c->data + k, c->len - k, mask,
+					c->offset + k);
 }
 
 /* Takes a whole unmasked message in place: its kept prefix is left where
@@ -310,6 +323,35 @@ static void ws_decoder_borrow(struct ws_decoder *d,
 	d->keep_len = c->len < d->keep_limit ? c->len : d->keep_limit;
 	if (d->msg.opcode == WS_OPCODE_TEXT)
 		utf8_feed(&d->utf8, c->data, c->len);
+}
+
+/* Takes a whole masked message in place (borrow_masked), as
+ * ws_decoder_borrow does an unmasked one, and hands it out still masked:
+ * text is validated as it lies, and the kept prefix is unmasked once, by
+ * whoever copies it (ws_message_copy), rather than here and again there. */
+static void ws_decoder_borrow_masked(struct ws_decoder *d,
+				     const struct ws_frame_chunk *c,
+				     const uint8_t mask[4])
+{
+	d->msg.size = c->len;
+	d->msg.masked = true;
+	memcpy(d->msg.mask, mask, sizeof(d->msg.mask));
+	d->borrowed = c->data;
+	d->keep_len = c->len < d->keep_limit ? c->len : d->keep_limit;
+	/* A whole frame: its payload, and so data, starts at offset 0 of
+	 * the mask, as ws_message_copy takes it. */
+	if (d->msg.opcode == WS_OPCODE_TEXT)
+		ws_decoder_check_masked(d, c->data, c->len, mask, 0);
+}
+
+void ws_message_copy(const struct ws_message *m, uint8_t *dst, size_t n)
+{
+	if (n == 0)
+		return; /* data may be NULL */
+	if (m->masked)
+		ws_unmask_copy(dst, m->data, n, m->mask, 0);
+	else
+		memcpy(dst, m->data, n);
 }
 
 static enum ws_error ws_decoder_on_payload(struct ws_decoder *d,
@@ -447,15 +489,18 @@ static bool ws_decoder_feed_lone_frame(struct ws_decoder *d,
 	d->msg.frames = 1;
 	d->msg.wire_size = h->length;
 	if (h->length > 0) {
-		/* No control frame, nothing compressed: straight to the
-		 * kept prefix, or, unmasked, read where it lies. */
+		/* No control frame, nothing compressed: read where it
+		 * lies, or, masked and not borrow_masked, unmasked into the
+		 * kept prefix. */
 		struct ws_frame_chunk c = {.data = buf + size,
 					   .len = (size_t)h->length,
 					   .last = true};
-		if (h->masked)
-			ws_decoder_take_masked(d, &c, h->mask);
-		else
+		if (!h->masked)
 			ws_decoder_borrow(d, &c);
+		else if (d->cfg.borrow_masked)
+			ws_decoder_borrow_masked(d, &c, h->mask);
+		else
+			ws_decoder_take_masked(d, &c, h->mask);
 	}
 	*consumed = (size_t)size + (size_t)h->length;
 	if (ws_decoder_finish_message(d, msg) != WS_OK) {

@@ -274,4 +274,7 @@ void registry_decoder_config(const struct registry_config *cfg,
 	out->keep_binary =
 	    cfg->show_binary && !cfg->metadata_only ? cfg->binary_preview : 0;
 	out->inflate = cfg->inflate;
+	/* What is kept is copied once more, into the registry
+	 * (registry_batch_message), which unmasks it on the way. */
+	out->borrow_masked = true;
 }

@@ -142,14 +142,15 @@ static struct stored_data *data_block(struct registry *r,
 	return d;
 }
 
-/* Copies n bytes of p as the stored data of slot s, the newest message of
- * c, first making room under the caps by dropping the oldest stored data
- * (c's own, then the registry's). Data that cannot fit a cap even with
- * all other stored data gone is not stored. *spare is a block given up
- * while recording this message, reused when it suits. Lock held. */
+/* Copies n bytes of p, content of message m (content()), as the stored
+ * data of slot s, the newest message of c, first making room under the
+ * caps by dropping the oldest stored data (c's own, then the registry's).
+ * Data that cannot fit a cap even with all other stored data gone is not
+ * stored. *spare is a block given up while recording this message, reused
+ * when it suits. Lock held. */
 static void data_store(struct registry *r, struct registry_conn *c,
-		       struct registry_slot *s, const uint8_t *p, size_t n,
-		       struct stored_data **spare)
+		       struct registry_slot *s, const struct ws_message *m,
+		       const uint8_t *p, size_t n, struct stored_data **spare)
 {
 	size_t cost = stored_data_cost(n);
 	struct stored_data *d;
@@ -180,7 +181,12 @@ static void data_store(struct registry *r, struct registry_conn *c,
 	cost = stored_data_cost(d->cap);
 	d->conn = c;
 	d->len = (uint32_t)n;
-	memcpy(d->bytes, p, n);
+	/* A text or binary message may come still masked (ws_decoder.h,
+	 * borrow_masked); p is then m->data, unmasked in this one copy. */
+	if (m->masked)
+		ws_message_copy(m, d->bytes, n);
+	else
+		memcpy(d->bytes, p, n);
 	DL_APPEND(r->data, d);
 	c->mem += cost;
 	r->mem += cost;
@@ -262,7 +268,8 @@ static struct registry_slot *ring_push(struct registry *r,
 
 /* ---- ping round-trip times ---------------------------------------------- */
 
-/* FNV-1a over the payload, its length mixed in. */
+/* FNV-1a over the payload, its length mixed in. Pings and pongs come
+ * unmasked (only data messages are handed out masked). */
 static uint64_t ping_hash(const struct ws_message *m)
 {
 	uint64_t h = 0xcbf29ce484222325u ^ m->size;
@@ -488,7 +495,7 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	 * (binary hidden, metadata_only) is not called truncated. */
 	s->truncated = p && (m->truncated || cut);
 	if (p)
-		data_store(r, c, s, p, n, &spare);
+		data_store(r, c, s, m, p, n, &spare);
 	if (spare) /* given up and not reused */
 		free(spare);
 	b->faulted = c->fault != 0;

@@ -4,7 +4,7 @@
  * Input layout:
  *   byte 0   flags: bit 0 from_client, bit 1 deflate, bit 2
  *            no_context_takeover, bit 3 inflate off, bits 4-6 window bits
- *            (8 + value)
+ *            (8 + value), bit 7 borrow_masked
  *   byte 1   keep_text   (see fuzz_keep)
  *   byte 2   keep_binary
  *   byte 3-4 seed of the cuts: the rest is fed in pieces of random size,
@@ -19,9 +19,10 @@
  * message fields agree with each other and with the keep limits; after an
  * error the decoder says why and swallows all later input. And it is
  * differential: the same bytes given whole, in one buffer (where messages
- * that are one frame take the decoder's one-step path and unmasked ones
- * are handed out in place), must give exactly the messages, kept bytes
- * and error that the pieces give.
+ * that are one frame take the decoder's one-step path and unmasked ones,
+ * or with borrow_masked masked ones, are handed out in place), must give
+ * exactly the messages, kept bytes (unmasked) and error that the pieces
+ * give.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -76,15 +77,30 @@ static size_t fuzz_piece(uint32_t *s, size_t left)
 	return n < left ? n : left;
 }
 
+/* m's kept bytes, unmasked (ws_message_copy), in a heap block of their
+ * size, so that ASan checks every one of them is there. */
+static uint8_t *fuzz_kept(const struct ws_message *m)
+{
+	uint8_t *p = malloc(m->kept ? m->kept : 1);
+
+	FUZZ_CHECK(p != NULL);
+	ws_message_copy(m, p, m->kept);
+	return p;
+}
+
 /* The contract of one reported message (ws_decoder.h, struct ws_message). */
 static void fuzz_check_message(const struct ws_decoder_config *cfg,
 			       const struct ws_message *m, uint64_t consumed)
 {
-	/* Reading every kept byte lets ASan check they are all there. */
-	volatile uint8_t sink = 0;
-	for (size_t i = 0; i < m->kept; i++)
-		sink ^= m->data[i];
-	(void)sink;
+	uint8_t *kept = fuzz_kept(m);
+
+	/* Handed out masked: only what borrow_masked allows, a text or
+	 * binary message of one masked, uncompressed frame. */
+	if (m->masked)
+		FUZZ_CHECK(cfg->borrow_masked && cfg->from_client &&
+			   (m->opcode == WS_OPCODE_TEXT ||
+			    m->opcode == WS_OPCODE_BINARY) &&
+			   m->frames == 1 && !m->compressed);
 
 	FUZZ_CHECK(m->kept <= m->size);
 	FUZZ_CHECK(m->kept == 0 || m->data != NULL);
@@ -111,7 +127,7 @@ static void fuzz_check_message(const struct ws_decoder_config *cfg,
 		    (!m->compressed || m->inflated))
 			FUZZ_CHECK(m->utf8_valid ==
 				   (m->kept == 0 ||
-				    utf8_is_valid(m->data, m->kept)));
+				    utf8_is_valid(kept, m->kept)));
 		if (m->opcode == WS_OPCODE_BINARY)
 			FUZZ_CHECK(m->utf8_valid);
 		break;
@@ -144,6 +160,7 @@ static void fuzz_check_message(const struct ws_decoder_config *cfg,
 	default:
 		FUZZ_CHECK(!"a message with a reserved or continuation opcode");
 	}
+	free(kept);
 }
 
 /* Everything a message reports, kept bytes included, as one number. */
@@ -160,8 +177,10 @@ static uint64_t fuzz_digest(const struct ws_message *m)
 
 	for (size_t i = 0; i < sizeof(fields); i++)
 		h = (h ^ f[i]) * 0x100000001b3u;
+	uint8_t *kept = fuzz_kept(m);
 	for (size_t i = 0; i < m->kept; i++)
-		h = (h ^ m->data[i]) * 0x100000001b3u;
+		h = (h ^ kept[i]) * 0x100000001b3u;
+	free(kept);
 	return h;
 }
 
@@ -205,6 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.no_context_takeover = data[0] & 4,
 		.inflate = !(data[0] & 8),
 		.window_bits = (uint8_t)(8 + ((data[0] >> 4) & 7)),
+		.borrow_masked = data[0] & 0x80,
 		.keep_text = fuzz_keep(data[1]),
 		.keep_binary = fuzz_keep(data[2]),
 	};

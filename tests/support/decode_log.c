@@ -25,9 +25,14 @@ static void decode_log_message(struct strbuf *b, const struct ws_message *m)
 		strbuf_printf(b, "'\n");
 		return;
 	}
+	/* Unmasked when it came masked (borrow_masked). */
+	uint8_t *data = malloc(m->kept ? m->kept : 1);
+	cr_assert_not_null(data);
+	ws_message_copy(m, data, m->kept);
 	strbuf_printf(b, " '");
-	strbuf_escaped(b, m->data, m->kept);
+	strbuf_escaped(b, data, m->kept);
 	strbuf_printf(b, "'\n");
+	free(data);
 }
 
 char *decode_log_run(void *ctx, const struct splits_piece *pieces, size_t n)
@@ -77,8 +82,15 @@ char *decode_log_whole(const struct ws_decoder_config *cfg, const void *data,
 void decode_log_expect(const struct ws_decoder_config *cfg, const void *data,
 		       size_t len, const char *expected)
 {
-	char *log = splits_check(data, len, decode_log_run,
-				 (void *)(uintptr_t)cfg);
-	cr_assert_str_eq(log, expected);
-	free(log);
+	/* Masked input is checked both ways: unmasked into the kept prefix,
+	 * and handed out in place when whole (borrow_masked). */
+	struct ws_decoder_config other = *cfg;
+	other.borrow_masked = !cfg->borrow_masked;
+	for (int i = 0; i < (cfg->from_client ? 2 : 1); i++) {
+		char *log = splits_check(data, len, decode_log_run,
+					 (void *)(uintptr_t)(i ? &other : cfg));
+		cr_assert_str_eq(log, expected, "borrow_masked %d:\n%s",
+				 (i ? &other : cfg)->borrow_masked, log);
+		free(log);
+	}
 }

@@ -305,6 +305,9 @@ class Runner:
                     plan.append(("c", "strace", shape, False))
                 if shape in heavy_shapes and shutil.which("tshark"):
                     plan.append(("c", "tshark", shape, False))
+            if self.args.variants:
+                plan = [p for p in plan if p[1] == "bare" or
+                        p[1] in self.args.variants]
         peer_shapes = ["p128"] if quick else ["p128", "p4k", "r128"]
         for server in ("python", "node"):
             if server not in sections:
@@ -793,6 +796,10 @@ def main():
                     "this one on every C server shape (variant wsdbg-b)")
     ap.add_argument("--shapes", type=lambda v: v.split(","),
                     help="C server shapes to run, of: " + ",".join(SHAPES))
+    ap.add_argument("--variants", type=lambda v: v.split(","),
+                    help="C server variants to run, of: bare,wsdbg,"
+                    "forward,wsdbg-b,strace,tshark (default: all that "
+                    "apply; bare is always run, the ratios need it)")
     args = ap.parse_args()
     if args.reps is None:
         args.reps = 2 if args.quick else 5

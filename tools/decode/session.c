@@ -182,7 +182,7 @@ static void add_message(struct session *s, enum wstrace_dir dir,
 	};
 	if (msg->kept && msg->data) {
 		m->data = xrealloc(NULL, msg->kept);
-		memcpy(m->data, msg->data, msg->kept);
+		ws_message_copy(msg, m->data, msg->kept);
 		m->kept = msg->kept;
 	}
 	s->totals[dir].messages++;
