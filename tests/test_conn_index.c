@@ -69,12 +69,13 @@ Test(conn_index, colliding_ids_and_runs_that_wrap_survive_removal)
 	struct conn_index x = {0};
 	struct model m = {0};
 
-	put(&x, &m, 1); /* the table is now 16 slots */
-	cr_assert_eq(x.cap, 16);
-	/* A run from slot 14 wrapping to 0, 1, 2: homes 14, 15, 14, 15, 14. */
+	/* Six ids: the table has grown to 16 slots. In it, a run from slot
+	 * 14 wrapping to 0, 1, 2: homes 14, 15, 14, 15, 14. */
+	put(&x, &m, 1);
 	uint64_t run[] = {14, 15, 14 + 16, 15 + 16, 14 + 32};
 	for (size_t i = 0; i < 5; i++)
 		put(&x, &m, run[i]);
+	cr_assert_eq(x.cap, 16);
 	check_all(&x, &m, 300);
 	/* Out of the middle of the run, then its head, then its tail. */
 	for (size_t k = 0; k < 3; k++) {

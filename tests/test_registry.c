@@ -616,6 +616,164 @@ Test(registry, the_registry_cap_drops_the_oldest_data_of_any_connection)
 	registry_free(r);
 }
 
+/* ---- the registry-wide cap against a model ---------------------------- */
+
+#define MODEL_CONNS 6
+#define MODEL_RING 8
+
+struct model_msg {
+	uint64_t seq;
+	size_t cost; /* 0: nothing stored, or dropped */
+};
+
+struct model_conn {
+	uint64_t id;
+	struct model_msg ring[MODEL_RING]; /* oldest first */
+	unsigned len;
+};
+
+struct model {
+	struct model_conn conns[MODEL_CONNS];
+	size_t mem, cap;
+};
+
+/* Gives up the stored block of the smallest seq in the whole model. */
+static bool model_drop_oldest(struct model *m)
+{
+	struct model_msg *oldest = NULL;
+
+	for (int i = 0; i < MODEL_CONNS; i++)
+		for (unsigned k = 0; k < m->conns[i].len; k++) {
+			struct model_msg *g = &m->conns[i].ring[k];
+			if (g->cost && (!oldest || g->seq < oldest->seq))
+				oldest = g;
+		}
+	if (!oldest)
+		return false;
+	m->mem -= oldest->cost;
+	oldest->cost = 0;
+	return true;
+}
+
+/* What the registry does with a message of cost to store (registry.h):
+ * the ring's oldest goes when it is full, then the registry's oldest
+ * stored data until the new one fits. */
+static void model_record(struct model *m, struct model_conn *c, uint64_t seq,
+			 size_t cost)
+{
+	if (c->len == MODEL_RING) {
+		m->mem -= c->ring[0].cost;
+		memmove(c->ring, c->ring + 1, sizeof(c->ring[0]) * --c->len);
+	}
+	while (m->mem + cost > m->cap && model_drop_oldest(m))
+		;
+	c->ring[c->len++] = (struct model_msg){seq, cost};
+	m->mem += cost;
+}
+
+/* The snapshot's rings against the model's: the same messages, each with
+ * its text kept or dropped alike. */
+static void model_check(struct registry *r, const struct model *m)
+{
+	char *j = snapshot(r), path[96], want[32];
+	int n = 0;
+
+	cr_assert_eq(registry_memory_used(r), m->mem);
+	/* Connections are listed by id; the model's slots are not. */
+	for (uint64_t id = 1, left = MODEL_CONNS; left > 0; id++) {
+		const struct model_conn *c = NULL;
+		for (int i = 0; i < MODEL_CONNS; i++)
+			if (m->conns[i].id == id)
+				c = &m->conns[i];
+		if (!c)
+			continue;
+		left--;
+		for (unsigned k = 0; k < c->len; k++) {
+			snprintf(path, sizeof(path),
+				 "connections.%d.messages.%u.seq", n, k);
+			snprintf(want, sizeof(want), "%llu",
+				 (unsigned long long)c->ring[k].seq);
+			assert_field(j, path, want);
+			snprintf(path, sizeof(path),
+				 "connections.%d.messages.%u.text_dropped", n,
+				 k);
+			assert_field(j, path, c->ring[k].cost ? "false" : "true");
+		}
+		n++;
+	}
+	free(j);
+}
+
+/* What storing n bytes of text counts in memory_used, from a registry of
+ * its own. */
+static size_t stored_cost(size_t n)
+{
+	static char buf[4096];
+	struct registry_config cfg = config();
+	struct registry *r = new_registry(&cfg);
+	uint64_t id = open_ws(r, REGISTRY_SERVER, 1);
+	size_t cost;
+
+	cr_assert_lt(n, sizeof(buf));
+	memset(buf, 'c', n);
+	buf[n] = '\0';
+	record(r, id, REGISTRY_SENT, text(buf), 1);
+	cost = registry_memory_used(r);
+	cr_assert_gt(cost, n);
+	registry_free(r);
+	return cost;
+}
+
+Test(registry, the_registry_cap_keeps_exactly_the_newest_data_of_all)
+{
+	/* Sizes whose blocks never stand in for one another (a block given
+	 * up is reused only when its size suits): the model can then count
+	 * what the registry counts. */
+	static const size_t sizes[] = {100, 1000};
+	static char text_buf[1001];
+	struct registry_config cfg = config();
+	struct model m = {.cap = 5000};
+	uint64_t seed = 0x2545f4914f6cdd1du, seq = 0;
+	double now = 1;
+	struct registry *r;
+
+	cfg.max_messages = MODEL_RING;
+	cfg.max_memory = m.cap;
+	cfg.max_held = cfg.max_conn_held = (size_t)1 << 40;
+	cfg.ttl = 0;
+	r = new_registry(&cfg);
+	for (int i = 0; i < MODEL_CONNS; i++)
+		m.conns[i].id = open_ws(r, REGISTRY_SERVER, now);
+	for (int step = 0; step < 3000; step++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		struct model_conn *c = &m.conns[seed % MODEL_CONNS];
+		size_t n = sizes[(seed >> 8) % 2];
+
+		if ((seed >> 16) % 50 == 0) {
+			/* The connection leaves (ttl 0) with all it holds,
+			 * and a new one takes its place. */
+			registry_closed(r, c->id, now);
+			cr_assert_eq(registry_expire(r, now + 1), 1);
+			for (unsigned k = 0; k < c->len; k++)
+				m.mem -= c->ring[k].cost;
+			*c = (struct model_conn){
+			    .id = open_ws(r, REGISTRY_SERVER, now)};
+			continue;
+		}
+		memset(text_buf, 'a' + step % 26, n);
+		text_buf[n] = '\0';
+		record(r, c->id, REGISTRY_SENT, text(text_buf), now);
+		model_record(&m, c, ++seq, stored_cost(n));
+		now += 0.001;
+		if (step % 10 == 0)
+			model_check(r, &m);
+	}
+	model_check(r, &m);
+	registry_free(r);
+}
+
 Test(registry, data_larger_than_a_cap_is_never_stored)
 {
 	struct registry_config cfg = config();

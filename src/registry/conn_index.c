@@ -10,8 +10,9 @@
 
 #include <stdlib.h>
 
-/* Smallest table: 16 slots, 256 bytes. */
-#define CONN_INDEX_MIN 16
+/* Smallest table: 2 slots, what one connection is charged for
+ * (CONN_INDEX_COST_PER_CONN); it doubles from there. */
+#define CONN_INDEX_MIN 2
 
 static size_t slot_of(const struct conn_index *x, uint64_t id)
 {

@@ -12,7 +12,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <utlist.h>
 
 #include "registry_private.h"
 
@@ -21,7 +20,7 @@
 size_t registry_conn_fixed(const struct registry_conn *c)
 {
 	size_t n = wsdbg_alloc_cost(sizeof(*c)) + CONN_INDEX_COST_PER_CONN +
-		   c->capture_mem;
+		   CONN_AGES_COST_PER_CONN + c->capture_mem;
 
 	if (c->strs)
 		n += wsdbg_alloc_cost(c->strs_len);
@@ -77,16 +76,15 @@ static struct registry_slot *ring_at(struct registry_conn *c, uint32_t i)
 
 /* ---- stored data -------------------------------------------------------- */
 
-/* Unlinks block d from the counts and the list, and either keeps it in
- * *spare for the message being stored (when spare is given and empty) or
- * frees it. Lock held. */
-static void data_release(struct registry *r, struct stored_data *d,
-			 struct stored_data **spare)
+/* Takes block d of c out of the counts, and either keeps it in *spare for
+ * the message being stored (when spare is given and empty) or frees it.
+ * Lock held. */
+static void data_release(struct registry *r, struct registry_conn *c,
+			 struct stored_data *d, struct stored_data **spare)
 {
 	size_t cost = stored_data_cost(d->cap);
 
-	DL_DELETE(r->data, d);
-	d->conn->mem -= cost;
+	c->mem -= cost;
 	r->mem -= cost;
 	if (spare && !*spare)
 		*spare = d;
@@ -94,26 +92,105 @@ static void data_release(struct registry *r, struct stored_data *d,
 		free(d);
 }
 
-/* Gives up c's oldest stored data: the message stays in the ring flagged
- * text_dropped. False if c has none. The positions passed over hold no
- * data and are skipped from then on (data_skip), so over a ring's life
- * each position is looked at about once. Lock held. */
-static bool drop_oldest_data(struct registry *r, struct registry_conn *c,
-			     struct stored_data **spare)
+/* The slot of c's oldest stored data, or NULL if it has none. The
+ * positions passed over hold no data and are skipped from then on
+ * (data_skip), so over a ring's life each position is looked at about
+ * once. Lock held. */
+static struct registry_slot *oldest_data(struct registry_conn *c)
 {
 	for (uint32_t i = c->data_skip; i < c->ring_len; i++) {
 		struct registry_slot *s = ring_at(c, i);
 
 		if (s->data) {
-			data_release(r, s->data, spare);
-			s->data = NULL;
-			s->text_dropped = true;
-			c->data_skip = i + 1;
-			return true;
+			c->data_skip = i;
+			return s;
 		}
 	}
 	c->data_skip = c->ring_len;
+	return NULL;
+}
+
+/* Gives up c's oldest stored data: the message stays in the ring flagged
+ * text_dropped. False if c has none. Lock held. */
+static bool drop_oldest_data(struct registry *r, struct registry_conn *c,
+			     struct stored_data **spare)
+{
+	struct registry_slot *s = oldest_data(c);
+
+	if (!s)
+		return false;
+	data_release(r, c, s->data, spare);
+	s->data = NULL;
+	s->text_dropped = true;
+	c->data_skip++;
+	return true;
+}
+
+/* Gives up the oldest stored data of the whole registry. False if there is
+ * none. Lock held. */
+static bool drop_registry_oldest(struct registry *r, struct stored_data **spare)
+{
+	struct conn_age *top;
+
+	/* The top key is the smallest, and every key is at most the seq of
+	 * its connection's oldest block: once the top key is that seq
+	 * exactly, no block is older. Until then it is raised, or its
+	 * entry dropped (the connection is gone or holds nothing). */
+	while ((top = conn_ages_top(&r->ages))) {
+		struct registry_conn *c = conn_index_get(&r->conns, top->id);
+		struct registry_slot *s = c ? oldest_data(c) : NULL;
+
+		if (s && s->seq == top->key)
+			return drop_oldest_data(r, c, spare);
+		if (s) {
+			conn_ages_raise_top(&r->ages, s->seq);
+			continue;
+		}
+		if (c) {
+			c->aged = false;
+			r->naged--;
+		}
+		conn_ages_pop(&r->ages);
+	}
 	return false;
+}
+
+/* conn_ages_prune's test: whether connection id is still held. */
+static bool conn_is_held(uint64_t id, void *r)
+{
+	return conn_index_get(&((struct registry *)r)->conns, id) != NULL;
+}
+
+/* Drops the entries of connections that are gone once they may be half
+ * the ages (the others, naged, each have one), which keeps the heap within
+ * what CONN_AGES_COST_PER_CONN charges. Lock held. */
+static void ages_prune(struct registry *r)
+{
+	if (r->ages.n >= CONN_AGES_MIN && r->ages.n >= 2 * (size_t)r->naged)
+		conn_ages_prune(&r->ages, conn_is_held, r);
+}
+
+void registry_conn_unage(struct registry *r, struct registry_conn *c)
+{
+	if (!c->aged)
+		return;
+	c->aged = false;
+	r->naged--;
+	ages_prune(r); /* its entry goes now, or later */
+}
+
+/* Enters c, about to store its first block (seq), in the ages; false when
+ * memory is short. Lock held. */
+static bool conn_age(struct registry *r, struct registry_conn *c, uint64_t seq)
+{
+	if (c->aged)
+		return true;
+	ages_prune(r);
+	if (!conn_ages_push(&r->ages, seq, c->id))
+		return false;
+	c->aged = true;
+	r->naged++;
+	return true;
 }
 
 /* A block for n bytes: *spare when it has room and wastes little (at most
@@ -166,20 +243,20 @@ static void data_store(struct registry *r, struct registry_conn *c,
 	while (!conn_fits(r, c, cost))
 		if (!drop_oldest_data(r, c, spare))
 			break;
-	/* The registry's oldest block is also the oldest of its connection,
-	 * so dropping that connection's oldest drops exactly it. */
-	while (!registry_fits(r, cost) && r->data)
-		if (!drop_oldest_data(r, r->data->conn, spare))
+	while (!registry_fits(r, cost))
+		if (!drop_registry_oldest(r, spare))
 			break;
 	d = data_block(r, c, n, spare);
-	if (!d) {
+	/* Data the registry-wide cap could not find is not stored. */
+	if (!d || !conn_age(r, c, s->seq)) {
+		const char *where = d ? "registry: connection ages"
+				      : "registry: message data";
+		free(d);
 		s->text_dropped = true;
-		registry_fault_locked(r, c, REGISTRY_FAULT_NOMEM,
-				      "registry: message data");
+		registry_fault_locked(r, c, REGISTRY_FAULT_NOMEM, where);
 		return;
 	}
 	cost = stored_data_cost(d->cap);
-	d->conn = c;
 	d->len = (uint32_t)n;
 	/* A text or binary message may come still masked (ws_decoder.h,
 	 * borrow_masked); p is then m->data, unmasked in this one copy. */
@@ -187,7 +264,6 @@ static void data_store(struct registry *r, struct registry_conn *c,
 		ws_message_copy(m, d->bytes, n);
 	else
 		memcpy(d->bytes, p, n);
-	DL_APPEND(r->data, d);
 	c->mem += cost;
 	r->mem += cost;
 	s->data = d;
@@ -202,7 +278,7 @@ void registry_conn_free_messages(struct registry *r, struct registry_conn *c)
 		struct registry_slot *s = ring_at(c, i);
 
 		if (s->data)
-			data_release(r, s->data, NULL);
+			data_release(r, c, s->data, NULL);
 	}
 	free(c->ring);
 	c->ring = NULL;
@@ -253,7 +329,7 @@ static struct registry_slot *ring_push(struct registry *r,
 	if (c->ring_len == c->ring_cap) {
 		s = ring_at(c, 0);
 		if (s->data)
-			data_release(r, s->data, spare);
+			data_release(r, c, s->data, spare);
 		c->ring_head = c->ring_head + 1 == c->ring_cap
 				   ? 0 : c->ring_head + 1;
 		c->ring_len--;

@@ -47,6 +47,7 @@ static void conn_destroy(struct registry *r, struct registry_conn *c)
 static void conn_remove(struct registry *r, struct registry_conn *c)
 {
 	conn_index_del(&r->conns, c->id);
+	registry_conn_unage(r, c);
 	if (c->ended)
 		DL_DELETE(r->ended, c);
 	else
@@ -65,6 +66,7 @@ void registry_free(struct registry *r)
 		return;
 	conn_index_each(&r->conns, conn_destroy_each, r);
 	conn_index_free(&r->conns);
+	conn_ages_free(&r->ages);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }

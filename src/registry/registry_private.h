@@ -1,14 +1,15 @@
 /*
  * registry_private.h - the registry's data, shared by its .c files
  * (registry.c: connections and limits; conn_index.c: connections by id;
- * messages.c: rings, stored data, counters and ping times; snapshot.c:
- * the JSON). Not installed; nothing outside src/registry includes it
- * (but the index's own unit test).
+ * conn_ages.c: connections by the age of their stored data; messages.c:
+ * rings, stored data, counters and ping times; snapshot.c: the JSON). Not
+ * installed; nothing outside src/registry includes it (but the unit tests
+ * of the index and the ages).
  *
  * Memory layout, chosen so that an idle open connection costs well under
  * 4 KiB: one struct registry_conn (counters, close, ping times inline),
- * one allocation for all its request strings, its two slots of the index
- * (conn_index.h), and nothing else until a
+ * one allocation for all its request strings, its share of the index
+ * (conn_index.h) and of the ages (conn_ages.h), and nothing else until a
  * message arrives. The message ring is allocated on the first message and
  * doubles up to max_messages; each message's stored data is one
  * allocation made when the message is recorded (or a block just given up
@@ -22,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conn_ages.h"
 #include "conn_index.h"
 #include "wsdbg/alloc_cost.h"
 #include "wsdbg/registry.h"
@@ -49,14 +51,10 @@ enum registry_type {
 enum registry_by { REGISTRY_BY_NONE, REGISTRY_BY_CLIENT, REGISTRY_BY_SERVER };
 
 /* Stored content of one message (text prefix, binary preview, close
- * reason or ping/pong payload). Every block is on the registry's list in
- * the order it was stored, which is also the order of seq numbers, so the
- * list's head is the oldest stored data of the whole registry and the
- * first block of a connection met along its ring is that connection's
- * oldest. */
+ * reason or ping/pong payload), pointed at by its ring slot only: the
+ * first block met along a connection's ring is its oldest, and the
+ * registry's oldest is found through conn_ages.h. */
 struct stored_data {
-	struct stored_data *prev, *next; /* registry-wide, oldest first */
-	struct registry_conn *conn;      /* whose ring points at it */
 	uint32_t len;
 	uint32_t cap;                    /* bytes allocated; >= len when a
 					    block is reused (messages.c) */
@@ -116,6 +114,7 @@ struct registry_conn {
 	uint8_t fault;
 	uint8_t role;       /* enum registry_role */
 	uint8_t state;      /* enum registry_state */
+	bool aged;          /* it has an entry in registry.ages */
 	/* The last messages, oldest at ring[ring_head]. */
 	struct registry_slot *ring;
 	uint32_t ring_cap, ring_head, ring_len;
@@ -187,7 +186,7 @@ struct registry {
 	/*
 	 * lock guards every field below it and everything they point to:
 	 * the connection table and each connection, the ended list, the
-	 * stored data list, counters and the disabled flag. It is taken by
+	 * connections by age, counters and the disabled flag. It is taken by
 	 * every public function for find/insert/remove/update/copy, never
 	 * held during I/O, allocation-heavy serialisation or any call out of
 	 * the registry, and never nested with another lock (nor with itself:
@@ -202,7 +201,11 @@ struct registry {
 	unsigned nactive;             /* in conns and not ended */
 	uint64_t last_id;
 	uint64_t last_seq;
-	struct stored_data *data;     /* utlist DL, oldest stored first */
+	/* Every connection holding stored data (and some that held some,
+	 * or are gone) by the age of its oldest (conn_ages.h); naged counts
+	 * those with aged set. */
+	struct conn_ages ages;
+	unsigned naged;
 	size_t mem;                   /* stored_data_cost of all blocks */
 	size_t fixed;                 /* the sum of every conn's fixed */
 	struct registry_totals totals;
@@ -232,6 +235,10 @@ bool registry_fault_locked(struct registry *r, struct registry_conn *c,
 /* messages.c: frees every block conn's ring points at and the ring, and
  * takes c out of the memory counts. Lock held. */
 void registry_conn_free_messages(struct registry *r, struct registry_conn *c);
+
+/* messages.c: takes c, no longer in r->conns, out of the ages. Lock
+ * held. */
+void registry_conn_unage(struct registry *r, struct registry_conn *c);
 
 /* messages.c: what c holds besides its stored data: its record, strings,
  * close reason, ring, and what the caller reported (capture_mem), as

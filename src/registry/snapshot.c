@@ -132,8 +132,6 @@ static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
 
 		if (!s->data)
 			continue;
-		d->prev = d->next = NULL;
-		d->conn = NULL;
 		d->len = d->cap = s->data->len;
 		memcpy(d->bytes, s->data->bytes, d->len);
 		s->data = d;
