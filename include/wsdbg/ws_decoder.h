@@ -41,7 +41,10 @@ struct ws_decoder_config {
 	size_t keep_binary;        /* bytes kept of each binary message (0: none) */
 	bool deflate;              /* permessage-deflate agreed: RSV1 means
 				      compressed (RFC 7692 6) */
-	uint8_t window_bits;       /* sender's max window bits, 8..15 */
+	uint8_t window_bits;       /* sender's max window bits, 8..15, as
+				      agreed (inflate decodes with the
+				      largest window whatever it says:
+				      ws_inflate_new) */
 	bool no_context_takeover;  /* sender resets its window each message */
 	bool inflate;              /* decompress; when false compressed messages
 				      are reported with wire size, no data */

@@ -22,10 +22,14 @@ struct ws_inflate;
  * valid only during the call. */
 typedef void (*ws_inflate_sink)(void *ctx, const uint8_t *out, size_t len);
 
-/* A new stream for a sender whose window is 2^window_bits (8..15; 8 is
- * inflated as 9, which zlib needs and which still decodes it). NULL when
- * memory is short. Free with ws_inflate_free(). */
-struct ws_inflate *ws_inflate_new(unsigned window_bits);
+/* A new stream, with the largest window (2^15) whatever window the sender
+ * agreed to (RFC 7692 7.1.2): zlib checks how far back a reference reaches
+ * only beyond the output it has at hand in the call, so with a smaller
+ * window a sender that reaches further back would be decoded or refused
+ * depending on how its bytes were cut. With the largest, every valid
+ * DEFLATE stream decodes the same way whatever the cuts. NULL when memory
+ * is short. Free with ws_inflate_free(). */
+struct ws_inflate *ws_inflate_new(void);
 
 void ws_inflate_free(struct ws_inflate *z);
 

@@ -110,7 +110,7 @@ static enum ws_error ws_decoder_start_message(struct ws_decoder *d,
 	d->keep_limit = h->opcode == WS_OPCODE_TEXT ? d->cfg.keep_text
 						    : d->cfg.keep_binary;
 	if (d->msg.inflated && !d->inflate) {
-		d->inflate = ws_inflate_new(d->cfg.window_bits);
+		d->inflate = ws_inflate_new();
 		if (!d->inflate)
 			return WS_ERR_NOMEM;
 	}

@@ -61,7 +61,7 @@ size_t ws_inflate_memory(const struct ws_inflate *z)
 	return wsdbg_alloc_cost(sizeof(*z)) + z->zmem;
 }
 
-struct ws_inflate *ws_inflate_new(unsigned window_bits)
+struct ws_inflate *ws_inflate_new(void)
 {
 	struct ws_inflate *z = calloc(1, sizeof(*z));
 	if (!z)
@@ -69,11 +69,7 @@ struct ws_inflate *ws_inflate_new(unsigned window_bits)
 	z->zs.zalloc = ws_inflate_zalloc;
 	z->zs.zfree = ws_inflate_zfree;
 	z->zs.opaque = z;
-	if (window_bits < 9)
-		window_bits = 9; /* zlib's deflate never makes an 8-bit window */
-	if (window_bits > 15)
-		window_bits = 15;
-	if (inflateInit2(&z->zs, -(int)window_bits) != Z_OK) {
+	if (inflateInit2(&z->zs, -15) != Z_OK) { /* raw DEFLATE, 2^15 */
 		free(z);
 		return NULL;
 	}
