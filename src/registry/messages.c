@@ -122,7 +122,7 @@ static bool drop_oldest_data(struct registry *r, struct registry_conn *c,
 	data_release(r, c, s->data, spare);
 	s->data = NULL;
 	s->text_dropped = true;
-	c->data_skip++;
+	c->data_skip++; /* oldest_data left it at s: now past it */
 	return true;
 }
 
