@@ -494,8 +494,12 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "--memory") == 0)
 		return memory_table();
-	if (argc == 3 && strcmp(argv[1], "--spread") == 0) {
-		bench_spread(atoi(argv[2]), 128, 128u << 10, 3, rep_ns);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--spread") == 0) {
+		size_t size = argc == 4 ? (size_t)strtoull(argv[3], NULL, 10)
+					: 128;
+		if (size == 0 || size > (1u << 20))
+			return 2;
+		bench_spread(atoi(argv[2]), size, 128u << 10, 3, rep_ns);
 		return 0;
 	}
 
