@@ -35,10 +35,10 @@
 struct ws_inflate;
 
 struct ws_decoder_config {
-	bool from_client;          /* sender is the client: frames must be
-				      masked (RFC 6455 5.3); else they must not */
 	size_t keep_text;          /* bytes kept of each text message */
 	size_t keep_binary;        /* bytes kept of each binary message (0: none) */
+	bool from_client;          /* sender is the client: frames must be
+				      masked (RFC 6455 5.3); else they must not */
 	bool deflate;              /* permessage-deflate agreed: RSV1 means
 				      compressed (RFC 7692 6) */
 	uint8_t window_bits;       /* sender's max window bits, 8..15, as
@@ -104,8 +104,8 @@ struct ws_decoder {
 	/* The data message being reassembled, if any (RFC 6455 5.4). */
 	bool in_message;
 	bool close_seen;
+	struct utf8_state utf8;  /* its text so far */
 	struct ws_message msg;   /* its figures so far */
-	struct utf8_state utf8;
 	size_t keep_limit;       /* keep_text or keep_binary for this message */
 
 	/* Kept prefix of the current data message; grows up to keep_limit. */

@@ -166,10 +166,15 @@ struct registry_conn {
 	struct registry_rtt rtt;
 };
 
+/* What the totals count of every message in one direction, together. */
+struct registry_dir_totals {
+	struct registry_counts counts;
+	uint64_t by_type[REGISTRY_TYPE_COUNT_];
+};
+
 struct registry_totals {
-	/* Counted for every message: first, in the lines next to the lock. */
-	struct registry_counts counts[2];
-	uint64_t by_type[2][REGISTRY_TYPE_COUNT_];
+	/* Counted for every message: first, next to the lock. */
+	struct registry_dir_totals dir[2]; /* by enum registry_dir */
 	uint64_t connections; /* every upgrade seen, tracked or not */
 	uint64_t closed;      /* tracked connections whose socket ended */
 	uint64_t rejected;    /* upgrades answered with another status */
@@ -181,6 +186,9 @@ struct registry_totals {
 };
 
 struct registry {
+	/* What recording a message touches comes first, together: the
+	 * configuration, the lock, the counters and the connection table's
+	 * header, in five or six cache lines. */
 	struct registry_config cfg; /* set by registry_new, then read-only */
 
 	/*
@@ -196,19 +204,19 @@ struct registry {
 	/* The circuit breaker (registry.h): set, nothing more is recorded.
 	 * Its reason and the fault counts are further down. */
 	bool disabled;
-	struct conn_index conns;      /* every connection, by id */
-	struct registry_conn *ended;  /* utlist DL, oldest ended first */
-	unsigned nactive;             /* in conns and not ended */
-	uint64_t last_id;
 	uint64_t last_seq;
+	size_t mem;                   /* stored_data_cost of all blocks */
+	size_t fixed;                 /* the sum of every conn's fixed */
+	struct conn_index conns;      /* every connection, by id */
+	struct registry_totals totals;
 	/* Every connection holding stored data (and some that held some,
 	 * or are gone) by the age of its oldest (conn_ages.h); naged counts
 	 * those with aged set. */
 	struct conn_ages ages;
 	unsigned naged;
-	size_t mem;                   /* stored_data_cost of all blocks */
-	size_t fixed;                 /* the sum of every conn's fixed */
-	struct registry_totals totals;
+	struct registry_conn *ended;  /* utlist DL, oldest ended first */
+	unsigned nactive;             /* in conns and not ended */
+	uint64_t last_id;
 	/* When registry_open last expired closed connections (it does at
 	 * most once per REGISTRY_EXPIRE_INTERVAL seconds). */
 	double last_expire;

@@ -310,23 +310,23 @@ static void write_totals(struct json_writer *w, const struct copy *cp)
 	json_uint(w, "tracked", cp->nconns);
 	json_uint(w, "errors", t->errors);
 	json_uint(w, "oversized_handshakes", t->oversized_handshakes);
-	json_uint(w, "messages_sent", t->counts[REGISTRY_SENT].messages);
+	json_uint(w, "messages_sent", t->dir[REGISTRY_SENT].counts.messages);
 	json_uint(w, "messages_received",
-		  t->counts[REGISTRY_RECEIVED].messages);
-	json_uint(w, "bytes_sent", t->counts[REGISTRY_SENT].bytes);
-	json_uint(w, "bytes_received", t->counts[REGISTRY_RECEIVED].bytes);
-	json_uint(w, "frames_sent", t->counts[REGISTRY_SENT].frames);
-	json_uint(w, "frames_received", t->counts[REGISTRY_RECEIVED].frames);
-	json_uint(w, "wire_bytes_sent", t->counts[REGISTRY_SENT].wire_bytes);
+		  t->dir[REGISTRY_RECEIVED].counts.messages);
+	json_uint(w, "bytes_sent", t->dir[REGISTRY_SENT].counts.bytes);
+	json_uint(w, "bytes_received", t->dir[REGISTRY_RECEIVED].counts.bytes);
+	json_uint(w, "frames_sent", t->dir[REGISTRY_SENT].counts.frames);
+	json_uint(w, "frames_received", t->dir[REGISTRY_RECEIVED].counts.frames);
+	json_uint(w, "wire_bytes_sent", t->dir[REGISTRY_SENT].counts.wire_bytes);
 	json_uint(w, "wire_bytes_received",
-		  t->counts[REGISTRY_RECEIVED].wire_bytes);
+		  t->dir[REGISTRY_RECEIVED].counts.wire_bytes);
 	json_uint(w, "memory_used", cp->mem);
 	json_uint(w, "memory_held", cp->held);
 	json_object_begin(w, "by_type", true);
 	for (int d = 0; d < 2; d++) {
 		json_object_begin(w, dir_names[d], true);
 		for (int i = 0; i < REGISTRY_TYPE_COUNT_; i++)
-			json_uint(w, types[i], t->by_type[d][i]);
+			json_uint(w, types[i], t->dir[d].by_type[i]);
 		json_object_end(w);
 	}
 	json_object_end(w);
