@@ -3,7 +3,8 @@
  * without the sockets: decoding and recording frames, and the memory a
  * connection holds.
  *
- *   wsbench-capture [--quick] [--frames SIZE | --spread CONNS | --memory]
+ *   wsbench-capture [--quick] [--frames SIZE | --spread CONNS [SIZE] |
+ *                    --count CONNS BATCH SIZE [EVICT_KIB] | --memory]
  *
  * Decode and record. One server-side stream (capture.h) past a real
  * upgrade handshake, with a registry at the defaults, is fed what the shim
@@ -38,9 +39,18 @@
  *
  * --frames SIZE runs only the text row of that size, 16 per call, for 20
  * repetitions: a steady load to profile (perf record, callgrind).
- * --spread CONNS runs only the cold-cache row over CONNS streams: with
- * `valgrind --tool=callgrind --cache-sim=yes --toggle-collect=spread_call`
- * it counts the cache lines one recorded call touches, repeatably.
+ * --spread CONNS [SIZE] runs only the cold-cache row over CONNS streams:
+ * with `valgrind --tool=callgrind --cache-sim=yes
+ * --toggle-collect=spread_call` it counts the cache lines one recorded
+ * call touches, repeatably.
+ * --count CONNS BATCH SIZE [EVICT_KIB] runs a fixed number of recorded
+ * calls, B text frames of SIZE bytes each, over CONNS streams in turn
+ * (EVICT_KIB of caches clobbered before each call), after the steady
+ * state is reached, each through counted_call, and prints the frames they
+ * carried as {"frames": N}: under `valgrind --tool=callgrind
+ * --cache-sim=yes --toggle-collect=counted_call` the instructions and
+ * cache misses per frame, the same from one run to the next whatever the
+ * machine's load (run_bench.py's "callgrind" rows).
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -293,6 +303,87 @@ spread_call(struct capture_stream *s, const struct capture_context *ctx,
 	return bench_now_ns() - t0;
 }
 
+/* A figure of the snapshot's totals (key: "messages_sent", ...), or
+ * UINT64_MAX when it cannot be had. */
+static uint64_t snapshot_total(struct registry *reg, const char *key)
+{
+	struct registry_snapshot_options opt = {.pid = 1, .process = "bench"};
+	size_t len = 0;
+	char *json = registry_snapshot_json(reg, &opt, &len);
+	char quoted[64];
+	uint64_t v = UINT64_MAX;
+
+	snprintf(quoted, sizeof(quoted), "\"%s\":", key);
+	const char *at = json ? strstr(json, quoted) : NULL;
+	if (at)
+		v = strtoull(at + strlen(quoted), NULL, 10);
+	free(json);
+	return v;
+}
+
+/* One recorded call, apart: under callgrind (--toggle-collect) exactly
+ * what the shim's hook does for it, its one clock read included. */
+static __attribute__((noinline)) void
+counted_call(struct capture_stream *s, const struct capture_context *ctx,
+	     enum registry_dir dir, const uint8_t *p, size_t len)
+{
+	capture_feed(s, ctx, dir, p, len, clock_now());
+}
+
+/* --count: calls of batch client frames of size bytes in, then their
+ * echoes out, over conns streams in turn, with evict bytes of caches
+ * clobbered before each; a fixed number, for callgrind. */
+static int bench_count(int conns, size_t batch, size_t size, size_t evict)
+{
+	enum { WARM_ROUNDS = 128, COUNTED_FRAMES = 4096 };
+	size_t in_len, out_len;
+	uint8_t *in = frames(batch, size, false, true, &in_len);
+	uint8_t *out = frames(batch, size, false, false, &out_len);
+	struct registry_config cfg;
+	registry_config_defaults(&cfg);
+	struct registry *reg = registry_new(&cfg);
+	struct capture_context ctx = {.registry = reg};
+	struct capture_stream *s = calloc((size_t)conns, sizeof(*s));
+	uint64_t rounds = COUNTED_FRAMES / (2 * batch * (size_t)conns) + 1;
+
+	if (!reg || !s)
+		abort();
+	for (int i = 0; i < conns; i++) {
+		capture_init(&s[i], i + 3);
+		handshake(&s[i], &ctx, i);
+	}
+	/* Steady state first: every ring full, every buffer grown. */
+	for (int k = 0; k < WARM_ROUNDS; k++)
+		for (int i = 0; i < conns; i++)
+			echo_round(&s[i], &ctx, in, in_len, out, out_len);
+	for (uint64_t k = 0; k < rounds; k++) {
+		for (int i = 0; i < conns; i++) {
+			evict_caches(evict);
+			counted_call(&s[i], &ctx, REGISTRY_RECEIVED, in,
+				     in_len);
+			evict_caches(evict);
+			counted_call(&s[i], &ctx, REGISTRY_SENT, out, out_len);
+		}
+	}
+	/* Every frame counted, both ways, or the figures mean nothing. */
+	uint64_t want = (WARM_ROUNDS + rounds) * batch * (uint64_t)conns;
+	bool exact = snapshot_total(reg, "messages_received") == want &&
+		     snapshot_total(reg, "messages_sent") == want;
+	for (int i = 0; i < conns; i++)
+		capture_close(&s[i], &ctx, clock_now());
+	registry_free(reg);
+	free(s);
+	free(in);
+	free(out);
+	if (!exact) {
+		fprintf(stderr, "wsbench-capture: messages lost\n");
+		return 1;
+	}
+	printf("{\"frames\": %llu}\n",
+	       (unsigned long long)(rounds * batch * 2 * (uint64_t)conns));
+	return 0;
+}
+
 /* The 64x1 shape in process: conns server-side streams in turn, each call
  * one client frame of size bytes in, then its echo out, with `evict` bytes
  * of caches clobbered before each call (not timed). ns per frame, the
@@ -491,6 +582,20 @@ int main(int argc, char **argv)
 			return 2;
 		bench_frames(size, 16, false, 16, rep_ns);
 		return 0;
+	}
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "--count") == 0) {
+		int conns = atoi(argv[2]);
+		size_t batch = (size_t)strtoull(argv[3], NULL, 10);
+		size_t size = (size_t)strtoull(argv[4], NULL, 10);
+		size_t evict = argc == 6
+			? (size_t)strtoull(argv[5], NULL, 10) << 10 : 0;
+		if (conns < 1 || conns > 1024 || batch < 1 || batch > 64 ||
+		    size == 0 || size > (1u << 20) || evict > (8u << 20)) {
+			fprintf(stderr, "wsbench-capture: --count CONNS "
+				"BATCH SIZE [EVICT_KIB]: out of range\n");
+			return 2;
+		}
+		return bench_count(conns, batch, size, evict);
 	}
 	if (argc == 2 && strcmp(argv[1], "--memory") == 0)
 		return memory_table();

@@ -308,7 +308,9 @@ class Runner:
             if self.args.variants:
                 plan = [p for p in plan if p[1] == "bare" or
                         p[1] in self.args.variants]
-        peer_shapes = ["p128"] if quick else ["p128", "p4k", "r128"]
+        peer_shapes = [sh for sh in (["p128"] if quick else
+                                     ["p128", "p4k", "r128"])
+                       if not self.args.shapes or sh in self.args.shapes]
         for server in ("python", "node"):
             if server not in sections:
                 continue
@@ -318,9 +320,13 @@ class Runner:
             # one). node runs threads of its own already.
             controls = ("forward", "forward+thread") \
                 if server == "python" else ("forward",)
+            if self.args.shim_b:
+                controls += ("wsdbg-b",)
             for shape in peer_shapes:
                 for v in ("bare", "wsdbg") + controls:
-                    plan.append((server, v, shape, False))
+                    if not self.args.variants or v == "bare" or \
+                            v in self.args.variants:
+                        plan.append((server, v, shape, False))
         if "deflate" in sections:
             for shape in (["p4k"] if quick else ["p128", "p4k"]):
                 for v in ("bare", "wsdbg", "wsdbg-noinflate"):
@@ -394,6 +400,52 @@ class Runner:
             self.notes.append("wsbench-capture failed (status %s)" %
                               p.returncode)
         self.results["capture"] = out
+        if shutil.which("valgrind"):
+            self.results["capture_ir"] = self.capture_counts()
+
+    # (label, connections, frames per call, size, KiB evicted per call)
+    COUNTED = [("text 16 B, 16 per call", 8, 16, 16, 0),
+               ("text 128 B, 16 per call", 8, 16, 128, 0),
+               ("text 4096 B, 16 per call", 8, 16, 4096, 0),
+               ("text 128 B, 1 per call, 64 conns in turn, "
+                "128 KiB evicted", 64, 1, 128, 128)]
+
+    def capture_counts(self):
+        """Instructions and first-level data cache misses per frame of
+        decode and record (callgrind; the same from run to run)."""
+        rows = []
+        for label, conns, batch, size, evict in self.COUNTED:
+            p = self.spawn(["valgrind", "--tool=callgrind",
+                            "--cache-sim=yes",
+                            "--toggle-collect=counted_call",
+                            "--callgrind-out-file=/dev/null", self.capture,
+                            "--count", str(conns), str(batch), str(size),
+                            str(evict)],
+                           stderr=subprocess.PIPE)
+            try:
+                out, err = p.communicate(timeout=300)
+            finally:
+                self.stop(p)
+            events = re.search(r"Events\s*:\s*(.*)", err or "")
+            counts = re.search(r"Collected\s*:\s*([\d ]+)", err or "")
+            try:
+                frames = json.loads(out)["frames"]
+            except (ValueError, KeyError, TypeError):
+                frames = 0
+            if p.returncode != 0 or not events or not counts or \
+                    not frames:
+                self.notes.append("callgrind on wsbench-capture --count "
+                                  "failed for %s" % label)
+                continue
+            names = events.group(1).split()
+            values = [int(v) for v in counts.group(1).split()]
+            ev = dict(zip(names, values + [0] * (len(names) -
+                                                 len(values))))
+            rows.append({"label": label, "frames": frames,
+                         "ir": ev["Ir"] / frames,
+                         "d1": (ev.get("D1mr", 0) +
+                                ev.get("D1mw", 0)) / frames})
+        return rows
 
     @staticmethod
     def proc_status(pid):
@@ -769,6 +821,14 @@ def report(run, started, load_start):
     if run.results.get("capture"):
         parts += ["## Decode and record (wsbench-capture)", "",
                   run.results["capture"].strip(), ""]
+    if run.results.get("capture_ir"):
+        parts += ["Decode and record under callgrind, per frame (the "
+                  "same from run to run: `wsbench-capture --count`)", "",
+                  "| frames | instructions | first-level data cache "
+                  "misses |", "|---|---|---|"]
+        parts += ["| %s | %.0f | %.1f |" % (r["label"], r["ir"], r["d1"])
+                  for r in run.results["capture_ir"]]
+        parts += [""]
     if run.results.get("memory"):
         parts += ["## Memory (C echo server, process RSS)", "",
                   memory_table(run), ""]
@@ -790,16 +850,17 @@ def main():
                     default="c,python,node,deflate,hooks,capture,memory")
     ap.add_argument("--out")
     # A/B of two builds of the shim: another libwsdbg.so measured beside
-    # this build's on every C server shape (variant "wsdbg B").
+    # this build's on every shape of every server (variant "wsdbg B").
     ap.add_argument("--shim-b", metavar="PATH",
                     help="another build's libwsdbg.so, measured beside "
-                    "this one on every C server shape (variant wsdbg-b)")
+                    "this one on every shape (variant wsdbg-b)")
     ap.add_argument("--shapes", type=lambda v: v.split(","),
-                    help="C server shapes to run, of: " + ",".join(SHAPES))
+                    help="shapes to run, of: " + ",".join(SHAPES) +
+                    " (python and node run p128, p4k, r128 at most)")
     ap.add_argument("--variants", type=lambda v: v.split(","),
-                    help="C server variants to run, of: bare,wsdbg,"
-                    "forward,wsdbg-b,strace,tshark (default: all that "
-                    "apply; bare is always run, the ratios need it)")
+                    help="variants to run, of: bare,wsdbg,forward,"
+                    "forward+thread,wsdbg-b,strace,tshark (default: all "
+                    "that apply; bare is always run, the ratios need it)")
     args = ap.parse_args()
     if args.reps is None:
         args.reps = 2 if args.quick else 5
