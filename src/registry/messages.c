@@ -193,9 +193,10 @@ static bool conn_age(struct registry *r, struct registry_conn *c, uint64_t seq)
 	return true;
 }
 
-/* A block for n bytes: *spare when it has room and wastes little (at most
- * an eighth more than a new block would cost, and within the caps), else
- * a new one (*spare freed). NULL when memory is short. Lock held. */
+/* A block for n bytes, whose cost already fits the caps: *spare when it
+ * has room and wastes little (at most an eighth more than a new block
+ * would cost, and within the caps), else a new one (*spare freed). NULL
+ * when memory is short. Lock held. */
 static struct stored_data *data_block(struct registry *r,
 				      struct registry_conn *c, size_t n,
 				      struct stored_data **spare)
@@ -207,9 +208,12 @@ static struct stored_data *data_block(struct registry *r,
 	if (d && d->cap >= n) {
 		size_t reused = stored_data_cost(d->cap);
 
-		if (reused <= cost + cost / 8 &&
-		    conn_fits(r, c, reused) &&
-		    registry_fits(r, reused))
+		/* The same cost (messages of one size, the usual case)
+		 * fits as cost does: the caps are not read again. */
+		if (reused == cost ||
+		    (reused <= cost + cost / 8 &&
+		     conn_fits(r, c, reused) &&
+		     registry_fits(r, reused)))
 			return d;
 	}
 	free(d);
@@ -240,6 +244,8 @@ static void data_store(struct registry *r, struct registry_conn *c,
 		s->text_dropped = true;
 		return;
 	}
+	/* Room is made until cost fits both: the checks above promise it
+	 * does once nothing else is stored. */
 	while (!conn_fits(r, c, cost))
 		if (!drop_oldest_data(r, c, spare))
 			break;
