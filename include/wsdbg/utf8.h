@@ -22,12 +22,23 @@ struct utf8_state {
  * NULL when n is 0. */
 void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n);
 
+/* The three questions below are asked once or more per message, so they
+ * are inline; utf8.c keeps the automaton's state so that 0 means "between
+ * characters" and UTF8_DFA_REJECTED_ "invalid" (and checks that it does). */
+#define UTF8_DFA_REJECTED_ 6
+
 /* True if everything fed so far is valid UTF-8 and no sequence is open. */
-bool utf8_state_complete(const struct utf8_state *s);
+static inline bool utf8_state_complete(const struct utf8_state *s)
+{
+	return s->dfa == 0;
+}
 
 /* True if nothing fed so far is invalid (an open sequence may still end
  * well). Useful to fail fast on a partial message. */
-bool utf8_state_ok(const struct utf8_state *s);
+static inline bool utf8_state_ok(const struct utf8_state *s)
+{
+	return s->dfa != UTF8_DFA_REJECTED_;
+}
 
 /* True between sequences: the next byte starts a character. Equals
  * utf8_state_complete(); named for callers that skip validating ASCII. */

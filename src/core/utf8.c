@@ -172,15 +172,11 @@ void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 	s->dfa = (uint8_t)(state ^ UTF8_ACCEPT);
 }
 
-bool utf8_state_complete(const struct utf8_state *s)
-{
-	return utf8_load_state(s) == UTF8_ACCEPT;
-}
-
-bool utf8_state_ok(const struct utf8_state *s)
-{
-	return utf8_load_state(s) != UTF8_REJECT;
-}
+/* utf8.h's inline utf8_state_complete, _ok and _idle read the stored
+ * state directly. */
+_Static_assert((UTF8_ACCEPT ^ UTF8_ACCEPT) == 0 &&
+	       (UTF8_REJECT ^ UTF8_ACCEPT) == UTF8_DFA_REJECTED_,
+	       "utf8.h's reading of the stored state");
 
 bool utf8_is_valid(const uint8_t *p, size_t n)
 {
