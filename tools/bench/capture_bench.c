@@ -178,6 +178,42 @@ static void echo_round(struct capture_stream *s,
 	capture_feed(s, ctx, REGISTRY_SENT, out, out_len, clock_now());
 }
 
+/* conns server-side streams of registry ctx->registry, each past a
+ * browser-like upgrade. */
+static struct capture_stream *streams_open(const struct capture_context *ctx,
+					   int conns)
+{
+	struct capture_stream *s = calloc((size_t)conns, sizeof(*s));
+
+	if (!s)
+		abort();
+	for (int i = 0; i < conns; i++) {
+		capture_init(&s[i], i + 3);
+		handshake(&s[i], ctx, i);
+	}
+	return s;
+}
+
+/* Closes and frees streams_open's streams, then their registry. */
+static void streams_close(struct capture_stream *s, int conns,
+			  const struct capture_context *ctx)
+{
+	for (int i = 0; i < conns; i++)
+		capture_close(&s[i], ctx, clock_now());
+	registry_free(ctx->registry);
+	free(s);
+}
+
+/* Steady state before measuring: every ring full, every buffer grown. */
+static void warm_up(struct capture_stream *s, int conns,
+		    const struct capture_context *ctx, const uint8_t *in,
+		    size_t in_len, const uint8_t *out, size_t out_len)
+{
+	for (int k = 0; k < 128; k++)
+		for (int i = 0; i < conns; i++)
+			echo_round(&s[i], ctx, in, in_len, out, out_len);
+}
+
 /* A server's two directions as bare decoders, configured as the shim's
  * capture would configure them under cfg: client frames in, echoes out. */
 static void bare_decoders(const struct registry_config *cfg,
@@ -304,10 +340,13 @@ spread_call(struct capture_stream *s, const struct capture_context *ctx,
 }
 
 /* A figure of the snapshot's totals (key: "messages_sent", ...), or
- * UINT64_MAX when it cannot be had. */
+ * UINT64_MAX when it cannot be had. The snapshot asked for is of no
+ * connection (no connection has REGISTRY_ID_FAULT), so the totals are
+ * the only object that can hold key. */
 static uint64_t snapshot_total(struct registry *reg, const char *key)
 {
-	struct registry_snapshot_options opt = {.pid = 1, .process = "bench"};
+	struct registry_snapshot_options opt = {
+		.pid = 1, .process = "bench", .conn_id = REGISTRY_ID_FAULT};
 	size_t len = 0;
 	char *json = registry_snapshot_json(reg, &opt, &len);
 	char quoted[64];
@@ -335,27 +374,20 @@ counted_call(struct capture_stream *s, const struct capture_context *ctx,
  * clobbered before each; a fixed number, for callgrind. */
 static int bench_count(int conns, size_t batch, size_t size, size_t evict)
 {
-	enum { WARM_ROUNDS = 128, COUNTED_FRAMES = 4096 };
+	enum { COUNTED_FRAMES = 4096 };
 	size_t in_len, out_len;
 	uint8_t *in = frames(batch, size, false, true, &in_len);
 	uint8_t *out = frames(batch, size, false, false, &out_len);
 	struct registry_config cfg;
 	registry_config_defaults(&cfg);
-	struct registry *reg = registry_new(&cfg);
-	struct capture_context ctx = {.registry = reg};
-	struct capture_stream *s = calloc((size_t)conns, sizeof(*s));
+	struct capture_context ctx = {.registry = registry_new(&cfg)};
 	uint64_t rounds = COUNTED_FRAMES / (2 * batch * (size_t)conns) + 1;
 
-	if (!reg || !s)
+	if (!ctx.registry)
 		abort();
-	for (int i = 0; i < conns; i++) {
-		capture_init(&s[i], i + 3);
-		handshake(&s[i], &ctx, i);
-	}
-	/* Steady state first: every ring full, every buffer grown. */
-	for (int k = 0; k < WARM_ROUNDS; k++)
-		for (int i = 0; i < conns; i++)
-			echo_round(&s[i], &ctx, in, in_len, out, out_len);
+	struct capture_stream *s = streams_open(&ctx, conns);
+	warm_up(s, conns, &ctx, in, in_len, out, out_len);
+	uint64_t before = snapshot_total(ctx.registry, "messages_received");
 	for (uint64_t k = 0; k < rounds; k++) {
 		for (int i = 0; i < conns; i++) {
 			evict_caches(evict);
@@ -366,13 +398,11 @@ static int bench_count(int conns, size_t batch, size_t size, size_t evict)
 		}
 	}
 	/* Every frame counted, both ways, or the figures mean nothing. */
-	uint64_t want = (WARM_ROUNDS + rounds) * batch * (uint64_t)conns;
-	bool exact = snapshot_total(reg, "messages_received") == want &&
-		     snapshot_total(reg, "messages_sent") == want;
-	for (int i = 0; i < conns; i++)
-		capture_close(&s[i], &ctx, clock_now());
-	registry_free(reg);
-	free(s);
+	uint64_t want = before + rounds * batch * (uint64_t)conns;
+	bool exact = snapshot_total(ctx.registry, "messages_received") ==
+			     want &&
+		     snapshot_total(ctx.registry, "messages_sent") == want;
+	streams_close(s, conns, &ctx);
 	free(in);
 	free(out);
 	if (!exact) {
@@ -403,23 +433,15 @@ static void bench_spread(int conns, size_t size, size_t evict, int reps,
 	for (int r = 0; r < reps; r++) {
 		struct registry_config cfg;
 		registry_config_defaults(&cfg);
-		struct registry *reg = registry_new(&cfg);
-		struct capture_context ctx = {.registry = reg};
-		struct capture_stream *s = calloc((size_t)conns, sizeof(*s));
+		struct capture_context ctx = {.registry = registry_new(&cfg)};
 		struct ws_decoder *din = calloc((size_t)conns, sizeof(*din));
 		struct ws_decoder *dout = calloc((size_t)conns, sizeof(*dout));
-		if (!reg || !s || !din || !dout)
+		if (!ctx.registry || !din || !dout)
 			abort();
-		for (int i = 0; i < conns; i++) {
-			capture_init(&s[i], i + 3);
-			handshake(&s[i], &ctx, i);
+		struct capture_stream *s = streams_open(&ctx, conns);
+		for (int i = 0; i < conns; i++)
 			bare_decoders(&cfg, &din[i], &dout[i]);
-		}
-		/* Steady state first: every ring full, every buffer grown. */
-		for (int k = 0; k < 128; k++)
-			for (int i = 0; i < conns; i++)
-				echo_round(&s[i], &ctx, in, in_len, out,
-					   out_len);
+		warm_up(s, conns, &ctx, in, in_len, out, out_len);
 		uint64_t shim_ns = 0, bare_ns = 0, frames_done = 0;
 		uint64_t start = bench_now_ns();
 		while (bench_now_ns() - start < 2 * rep_ns) {
@@ -450,12 +472,10 @@ static void bench_spread(int conns, size_t size, size_t evict, int reps,
 		shim[r] = (double)shim_ns / (double)frames_done;
 		bare[r] = (double)bare_ns / (double)frames_done;
 		for (int i = 0; i < conns; i++) {
-			capture_close(&s[i], &ctx, clock_now());
 			ws_decoder_free(&din[i]);
 			ws_decoder_free(&dout[i]);
 		}
-		registry_free(reg);
-		free(s);
+		streams_close(s, conns, &ctx);
 		free(din);
 		free(dout);
 	}
@@ -488,13 +508,7 @@ static void bench_memory(const char *label, unsigned max_connections,
 	malloc_trim(0);
 	size_t base = heap_in_use(), peak = 0;
 	struct capture_context ctx = {.registry = reg};
-	struct capture_stream *s = calloc((size_t)nconns, sizeof(*s));
-	if (!s)
-		abort();
-	for (int i = 0; i < nconns; i++) {
-		capture_init(&s[i], i + 3);
-		handshake(&s[i], &ctx, i);
-	}
+	struct capture_stream *s = streams_open(&ctx, nconns);
 	size_t after_open = heap_in_use() - base;
 	peak = after_open;
 	for (int m = 0; m < messages; m++) {
@@ -511,10 +525,7 @@ static void bench_memory(const char *label, unsigned max_connections,
 	printf("| %s | %d | %d x %zu B | %zu | %zu | %zu | %zu |\n", label,
 	       nconns, messages, msg_size, after_open / (size_t)nconns,
 	       at_end / (size_t)nconns, peak, stored);
-	for (int i = 0; i < nconns; i++)
-		capture_close(&s[i], &ctx, clock_now());
-	registry_free(reg);
-	free(s);
+	streams_close(s, nconns, &ctx);
 	free(in);
 	free(out);
 }

@@ -291,8 +291,11 @@ class Runner:
     def run_throughput(self, sections):
         quick = self.args.quick
         plan = []  # (server, variant, shape, deflate)
-        c_shapes = [sh for sh in SHAPES
+
+        def chosen(shapes):  # of shapes, those --shapes asks for
+            return [sh for sh in shapes
                     if not self.args.shapes or sh in self.args.shapes]
+        c_shapes = chosen(SHAPES)
         heavy_shapes = ["p128", "r128"] if quick else \
             ["p128", "p4k", "p64k", "r128"]
         if "c" in sections:
@@ -305,12 +308,7 @@ class Runner:
                     plan.append(("c", "strace", shape, False))
                 if shape in heavy_shapes and shutil.which("tshark"):
                     plan.append(("c", "tshark", shape, False))
-            if self.args.variants:
-                plan = [p for p in plan if p[1] == "bare" or
-                        p[1] in self.args.variants]
-        peer_shapes = [sh for sh in (["p128"] if quick else
-                                     ["p128", "p4k", "r128"])
-                       if not self.args.shapes or sh in self.args.shapes]
+        peer_shapes = chosen(["p128"] if quick else ["p128", "p4k", "r128"])
         for server in ("python", "node"):
             if server not in sections:
                 continue
@@ -324,9 +322,10 @@ class Runner:
                 controls += ("wsdbg-b",)
             for shape in peer_shapes:
                 for v in ("bare", "wsdbg") + controls:
-                    if not self.args.variants or v == "bare" or \
-                            v in self.args.variants:
-                        plan.append((server, v, shape, False))
+                    plan.append((server, v, shape, False))
+        if self.args.variants:
+            plan = [p for p in plan if p[1] == "bare" or
+                    p[1] in self.args.variants]
         if "deflate" in sections:
             for shape in (["p4k"] if quick else ["p128", "p4k"]):
                 for v in ("bare", "wsdbg", "wsdbg-noinflate"):
