@@ -34,20 +34,24 @@ def summary():
 
 class Run:
     """One finished run: rc (negative: killed by that signal), out, err
-    (text, undecodable bytes replaced), seconds, maxrss_kb."""
+    (text, undecodable bytes replaced), seconds (wall), cpu_seconds (user
+    + system: the work it did, which other processes on the machine do
+    not stretch as they stretch the wall time), maxrss_kb."""
 
-    def __init__(self, rc, out, err, seconds, maxrss_kb):
+    def __init__(self, rc, out, err, seconds, cpu_seconds, maxrss_kb):
         self.rc, self.out, self.err = rc, out, err
-        self.seconds, self.maxrss_kb = seconds, maxrss_kb
+        self.seconds, self.cpu_seconds = seconds, cpu_seconds
+        self.maxrss_kb = maxrss_kb
 
     def detail(self):
-        return (f"rc={self.rc} {self.seconds:.2f}s {self.maxrss_kb} KB\n"
+        return (f"rc={self.rc} {self.seconds:.2f}s (CPU "
+                f"{self.cpu_seconds:.2f}s) {self.maxrss_kb} KB\n"
                 f"stdout:\n{self.out[:2000]}\nstderr:\n{self.err[:2000]}")
 
 
 def run(args, env, timeout=15, user=None):
     """Runs args to completion (killed after timeout seconds) and measures
-    its wall time and peak resident memory (wait4)."""
+    its wall and CPU time and peak resident memory (wait4)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
         kw = {}
@@ -70,7 +74,7 @@ def run(args, env, timeout=15, user=None):
         err.seek(0)
         return Run(p.returncode, out.read().decode("utf-8", "replace"),
                    err.read().decode("utf-8", "replace"), seconds,
-                   usage.ru_maxrss)
+                   usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
 def sanitized(exe):
