@@ -262,3 +262,68 @@ Test(utf8, one_odd_sequence_anywhere_in_long_ascii_is_judged)
 		cr_assert_not(valid_at_every_split(s, sizeof(s)), "at %zu", pos);
 	}
 }
+
+Test(utf8, dense_text_is_judged_with_an_error_at_every_position)
+{
+	/* Text with no ASCII between its characters, where the validator
+	 * never rests in its ASCII skip: every odd sequence is put between
+	 * every two characters of texts of every length from 40 to 200
+	 * bytes, so that it meets the automaton's 16-step stretches at every
+	 * offset; each text is also fed cut in two, at the odd sequence, just
+	 * after its first byte and at the middle. */
+	static const char *odd[] = {
+		"\x80",             /* a stray continuation byte */
+		"\xbf\xbf\xbf\xbf", /* four of them: no split before them */
+		"\xe6\x97",         /* a character cut short */
+		"\xc0\xaf",         /* an overlong '/' */
+		"\xed\xa0\x80",     /* a surrogate */
+		"\xf4\x90\x80\x80", /* above U+10FFFF */
+		"\xff",
+		"\xf0\x9f\x98\x80", /* a valid one */
+	};
+	static const char *chars[] = {"\xe6\x97\xa5", "\xd0\xb9", "\xc3\xa9",
+				      "\xf0\x9f\x98\x80", "\xe2\x82\xac"};
+	uint8_t buf[256];
+	int valid_seen = 0, invalid_seen = 0;
+
+	for (size_t len = 40; len <= 200; len++) {
+		for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+			for (size_t at = 0;; at++) {
+				/* Whole characters, odd[k] after the at-th. */
+				size_t n = 0, pos = 0;
+				for (size_t c = 0; n < len; c++) {
+					if (c == at) {
+						pos = n;
+						memcpy(buf + n, odd[k],
+						       strlen(odd[k]));
+						n += strlen(odd[k]);
+					}
+					const char *ch = chars[c % 5];
+					memcpy(buf + n, ch, strlen(ch));
+					n += strlen(ch);
+				}
+				if (pos == 0 && at > 0)
+					break; /* odd[k] went past the end */
+				bool want = reference_valid(buf, n);
+				want ? valid_seen++ : invalid_seen++;
+				cr_assert_eq(utf8_is_valid(buf, n), want,
+					     "len %zu odd %zu at %zu", n, k,
+					     pos);
+				size_t cuts[] = {pos, pos + 1, n / 2};
+				for (size_t i = 0; i < 3; i++) {
+					struct utf8_state st = {0};
+					size_t cut = cuts[i] < n ? cuts[i] : n;
+					utf8_feed(&st, buf, cut);
+					utf8_feed(&st, buf + cut, n - cut);
+					cr_assert_eq(utf8_state_complete(&st),
+						     want,
+						     "len %zu odd %zu at %zu "
+						     "cut %zu",
+						     n, k, pos, cut);
+				}
+			}
+		}
+	}
+	cr_assert_gt(valid_seen, 1000);
+	cr_assert_gt(invalid_seen, 10000);
+}

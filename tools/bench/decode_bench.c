@@ -138,21 +138,33 @@ static void fix_utf8_tail(uint8_t *p, size_t len)
 enum payload_kind {
 	PAYLOAD_JSON,       /* chat JSON, mostly ASCII with some UTF-8 */
 	PAYLOAD_JSON_ASCII, /* the same words, ASCII only */
+	PAYLOAD_JSON_SCRIPT, /* chat JSON whose words are Cyrillic or CJK */
 	PAYLOAD_BINARY,     /* random bytes */
 };
 
-/* Chat-like JSON text, exactly len bytes of valid UTF-8. Unless ascii,
- * a third of the words have accents, CJK or emoji, as chat can have. */
-static void fill_json(uint8_t *p, size_t len, bool ascii)
+/* Chat-like JSON text, exactly len bytes of valid UTF-8. PAYLOAD_JSON: a
+ * third of the words have accents, CJK or emoji, as chat can have;
+ * PAYLOAD_JSON_ASCII: none; PAYLOAD_JSON_SCRIPT: every word is Russian,
+ * Chinese or Japanese, as chat in those languages is. */
+static void fill_json(uint8_t *p, size_t len, enum payload_kind kind)
 {
-	static const char *const words[] = {
+	static const char *const latin[] = {
 		"hello", "the", "build", "is", "green", "again", "ok",
 		"websocket", "message", "latency", "server", "client",
 		/* non-ASCII from here on */
 		"déjà", "naïve", "café", "日本", "テスト", "🎉",
 	};
+	static const char *const script[] = {
+		"привет", "сборка", "снова", "зелёная", "сообщение", "сервер",
+		"клиент", "задержка", "服务器", "消息", "延迟", "テスト",
+	};
 	static const char *const users[] = {"alice", "bob", "zoe", "dave"};
-	const uint32_t nwords = ascii ? 12 : sizeof(words) / sizeof(words[0]);
+	const char *const *words = kind == PAYLOAD_JSON_SCRIPT ? script : latin;
+	const uint32_t nwords =
+		kind == PAYLOAD_JSON_ASCII ? 12
+		: kind == PAYLOAD_JSON_SCRIPT
+			? sizeof(script) / sizeof(script[0])
+			: sizeof(latin) / sizeof(latin[0]);
 	size_t n = 0;
 
 	while (n < len) {
@@ -174,7 +186,7 @@ static void fill_json(uint8_t *p, size_t len, bool ascii)
 static void fill_payload(uint8_t *p, size_t len, enum payload_kind kind)
 {
 	if (kind != PAYLOAD_BINARY) {
-		fill_json(p, len, kind == PAYLOAD_JSON_ASCII);
+		fill_json(p, len, kind);
 		return;
 	}
 	for (size_t i = 0; i < len; i++)
@@ -183,9 +195,10 @@ static void fill_payload(uint8_t *p, size_t len, enum payload_kind kind)
 
 static const char *payload_name(enum payload_kind kind)
 {
-	return kind == PAYLOAD_BINARY ? "binary"
-	       : kind == PAYLOAD_JSON ? "text (mixed)"
-				      : "text (ASCII)";
+	return kind == PAYLOAD_BINARY        ? "binary"
+	       : kind == PAYLOAD_JSON        ? "text (mixed)"
+	       : kind == PAYLOAD_JSON_SCRIPT ? "text (Cyr/CJK)"
+					     : "text (ASCII)";
 }
 
 /* ---- workloads ---------------------------------------------------------- */
@@ -301,6 +314,13 @@ static void decode_pass(const struct workload *w)
 		st = ws_decoder_feed(&d, w->wire + off, len, &used, &msg);
 		off += used;
 		if (st == WS_DECODE_MESSAGE) {
+			/* Every text the workloads make is valid UTF-8. */
+			if (msg.opcode == WS_OPCODE_TEXT && !msg.utf8_valid) {
+				fprintf(stderr, "wsdbg-bench-decode: text "
+					"message %llu judged invalid UTF-8\n",
+					(unsigned long long)messages);
+				exit(1);
+			}
 			messages++;
 			total += msg.size + msg.kept +
 				 (msg.kept ? msg.data[msg.kept - 1] : 0);
@@ -388,14 +408,16 @@ static void bench_small(const struct bench_settings *s)
 	} kinds[] = {
 		{PAYLOAD_JSON_ASCII, "text (ASCII)"},
 		{PAYLOAD_JSON, "text (mixed)"},
+		{PAYLOAD_JSON_SCRIPT, "text (Cyr/CJK)"},
 		{PAYLOAD_BINARY, "binary"},
 	};
 
 	printf("\nSmall frames: one message per frame, ns per frame "
 	       "(lower is better)\n");
 	printf("  (text (ASCII): chat JSON in ASCII; text (mixed): a third of "
-	       "its words non-ASCII)\n");
-	printf("  %-8s %-12s %-15s %10s %10s\n", "payload", "type",
+	       "its words non-ASCII;\n   text (Cyr/CJK): all of them Russian, "
+	       "Chinese or Japanese)\n");
+	printf("  %-8s %-14s %-15s %10s %10s\n", "payload", "type",
 	       "direction", "median", "best");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -412,7 +434,7 @@ static void bench_small(const struct bench_settings *s)
 
 				snprintf(label, sizeof(label), "%zu B",
 					 sizes[i]);
-				printf("  %-8s %-12s %-15s %10.1f %10.1f\n",
+				printf("  %-8s %-14s %-15s %10.1f %10.1f\n",
 				       label, kinds[k].label,
 				       masked ? "c2s (masked)"
 					      : "s2c (unmasked)",
@@ -432,6 +454,7 @@ static void bench_large(const struct bench_settings *s)
 	} rows[] = {
 		{PAYLOAD_JSON, true},
 		{PAYLOAD_JSON, false},
+		{PAYLOAD_JSON_SCRIPT, true},
 		{PAYLOAD_JSON_ASCII, true},
 		{PAYLOAD_BINARY, true},
 	};
@@ -441,7 +464,7 @@ static void bench_large(const struct bench_settings *s)
 	printf("  (text (ASCII): the same JSON without the non-ASCII words; "
 	       "binary is not kept\n   by default, so the decoder steps over "
 	       "it without reading it)\n");
-	printf("  %-8s %-12s %-15s %10s %10s\n", "payload", "type",
+	printf("  %-8s %-14s %-15s %10s %10s\n", "payload", "type",
 	       "direction", "median", "best");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct workload w;
@@ -450,7 +473,7 @@ static void bench_large(const struct bench_settings *s)
 		make_frames(&w, rows[i].kind, rows[i].masked, LARGE_FRAME,
 			    LARGE_COUNT);
 		t = measure(s, decode_pass_cb, &w);
-		printf("  %-8s %-12s %-15s %10.2f %10.2f\n", "64 KiB",
+		printf("  %-8s %-14s %-15s %10.2f %10.2f\n", "64 KiB",
 		       payload_name(rows[i].kind),
 		       rows[i].masked ? "c2s (masked)" : "s2c (unmasked)",
 		       (double)w.payload_bytes / t.median_ns,
@@ -640,7 +663,9 @@ static void print_machine(const struct bench_settings *s)
 	       FEED_SLICE / 1024, s->reps,
 	       (unsigned long long)(s->rep_ns / 1000000));
 	printf("  payload  text: chat JSON, a third of the words non-ASCII "
-	       "(é, 日本, 🎉); binary: random\n");
+	       "(é, 日本, 🎉), or all of them\n"
+	       "           Russian, Chinese or Japanese (Cyr/CJK); binary: "
+	       "random\n");
 }
 
 int main(int argc, char **argv)
