@@ -327,3 +327,53 @@ Test(utf8, dense_text_is_judged_with_an_error_at_every_position)
 	cr_assert_gt(valid_seen, 1000);
 	cr_assert_gt(invalid_seen, 10000);
 }
+
+/* Judges p[0..n) as the reference does, whole and cut in two at cut. */
+static void agrees_with_reference(const uint8_t *p, size_t n, size_t cut)
+{
+	bool want = reference_valid(p, n);
+	cr_assert_eq(utf8_is_valid(p, n), want, "%02x %02x %02x %02x at %zu",
+		     p[cut], p[cut + 1], p[cut + 2], p[cut + 3], cut);
+	struct utf8_state st = {0};
+	utf8_feed(&st, p, cut);
+	utf8_feed(&st, p + cut, n - cut);
+	cr_assert_eq(utf8_state_complete(&st), want, "cut at %zu", cut);
+}
+
+Test(utf8, every_short_sequence_is_judged_alike_wherever_a_block_cuts_it)
+{
+	/* Where the processor allows, text is checked 16 bytes at a time
+	 * from the first character that is not ASCII (utf8_ssse3.c), each
+	 * byte with the three before it: every pair of bytes, and every
+	 * sequence of three and four whose first byte is a lead and whose
+	 * others are near the edges of the continuation range, is put at
+	 * each offset from 12 to 17 of a 48-byte text starting with an
+	 * accent, so that block edges fall before, inside and after it. */
+	static const uint8_t edges[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f,
+					0xa0, 0xbf, 0xc0, 0xc2, 0xe0, 0xf0};
+	const size_t ne = sizeof(edges);
+	uint8_t buf[48];
+
+	for (size_t at = 12; at <= 17; at++) {
+		for (unsigned a = 0; a < 256; a++) {
+			for (unsigned b = 0; b < 256; b++) {
+				memset(buf, 'x', sizeof(buf));
+				memcpy(buf, "\xc3\xa9", 2);
+				buf[at] = (uint8_t)a;
+				buf[at + 1] = (uint8_t)b;
+				agrees_with_reference(buf, sizeof(buf), at);
+			}
+			if (a < 0xc0)
+				continue;
+			for (size_t i = 0; i < ne * ne * ne; i++) {
+				memset(buf, 'x', sizeof(buf));
+				memcpy(buf, "\xc3\xa9", 2);
+				buf[at] = (uint8_t)a;
+				buf[at + 1] = edges[i % ne];
+				buf[at + 2] = edges[i / ne % ne];
+				buf[at + 3] = edges[i / ne / ne];
+				agrees_with_reference(buf, sizeof(buf), at);
+			}
+		}
+	}
+}

@@ -17,12 +17,16 @@
  * class packs, for each state s, the next state into bits s..s+5. One step
  * is then a single shift, `row >> state`, with no load or branch that
  * depends on the state, about one cycle a byte; runs of ASCII in the
- * accepting state are skipped 64 bytes at a time (vec16.h).
+ * accepting state are skipped 64 bytes at a time (vec16.h). Where the
+ * processor has SSSE3, stretches of 16 bytes or more that start between
+ * characters are checked a block at a time instead (utf8_ssse3.h), and
+ * the automaton takes the few bytes left.
  */
 #include "wsdbg/utf8.h"
 
 #include <string.h>
 
+#include "utf8_ssse3.h"
 #include "vec16.h"
 
 /* States, as bit offsets into a row. REJECT is 0 so that every transition
@@ -126,7 +130,8 @@ static inline uint64_t utf8_load64(const uint8_t *p)
 /* Skips ASCII in [p, end): 64 bytes a step while whole blocks are ASCII,
  * then 8, then 1, so that the automaton (and its tables, a few cache
  * lines) is met only at a character that is not ASCII. */
-static const uint8_t *utf8_skip_ascii(const uint8_t *p, const uint8_t *end)
+static inline const uint8_t *utf8_skip_ascii(const uint8_t *p,
+					      const uint8_t *end)
 {
 	while (end - p >= 64) {
 		vec16 any = (vec16_load(p) | vec16_load(p + 16)) |
@@ -162,13 +167,44 @@ static uint64_t utf8_run(uint64_t state, const uint8_t *p, const uint8_t *end)
 	return state & 63;
 }
 
+/* utf8_feed from p, between characters with 16 bytes or more to go: the
+ * whole blocks at once (utf8_ssse3.h), then the few bytes left. */
+__attribute__((noinline)) static void
+utf8_feed_blocks(struct utf8_state *s, const uint8_t *p, const uint8_t *end)
+{
+	size_t done = utf8_ssse3_check(p, (size_t)(end - p));
+	uint64_t state = done == SIZE_MAX
+		? UTF8_REJECT : utf8_run(UTF8_ACCEPT, p + done, end);
+
+	s->dfa = (uint8_t)(state ^ UTF8_ACCEPT);
+}
+
 void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 {
 	uint64_t state = utf8_load_state(s);
+	const uint8_t *end = p + n;
 
 	if (state == UTF8_REJECT || n == 0) /* p may be NULL when n is 0 */
 		return;
-	state = utf8_run(state, p, p + n);
+	/* A character left open by the last piece ends within 3 bytes. */
+	while ((state & 63) > UTF8_ACCEPT && p < end)
+		state = utf8_row[utf8_class[*p++]] >> (state & 63);
+	state &= 63;
+	if (state == UTF8_ACCEPT) {
+		p = utf8_skip_ascii(p, end);
+		/* Most texts are ASCII and end here. The rest, where the
+		 * processor can, a block at a time (a tail call: nothing of
+		 * this frame is needed after it). */
+		if (p == end) {
+			s->dfa = 0; /* UTF8_ACCEPT, stored */
+			return;
+		}
+		if (end - p >= 16 && utf8_ssse3_usable()) {
+			utf8_feed_blocks(s, p, end);
+			return;
+		}
+	}
+	state = utf8_run(state, p, end);
 	s->dfa = (uint8_t)(state ^ UTF8_ACCEPT);
 }
 
