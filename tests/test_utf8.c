@@ -263,6 +263,28 @@ Test(utf8, one_odd_sequence_anywhere_in_long_ascii_is_judged)
 	}
 }
 
+/* Validates text p[0..n) masked with key from key offset off, as the
+ * decoder does: the masked blocks first (utf8_feed_masked_blocks), from
+ * byte start, the rest unmasked. */
+static bool valid_masked(const uint8_t *p, size_t n, size_t start,
+			 const uint8_t key[4], unsigned off)
+{
+	uint8_t masked[256], plain[256];
+	struct utf8_state st = {0};
+
+	cr_assert_leq(n, sizeof(masked));
+	for (size_t i = 0; i < n; i++)
+		masked[i] = p[i] ^ key[(off + i) & 3];
+	utf8_feed(&st, p, start);
+	size_t took = utf8_feed_masked_blocks(&st, masked + start, n - start,
+					      key, off + start);
+	cr_assert_leq(took, n - start);
+	for (size_t i = start + took; i < n; i++)
+		plain[i] = masked[i] ^ key[(off + i) & 3];
+	utf8_feed(&st, plain + start + took, n - start - took);
+	return utf8_state_complete(&st);
+}
+
 Test(utf8, dense_text_is_judged_with_an_error_at_every_position)
 {
 	/* Text with no ASCII between its characters, where the validator
@@ -309,6 +331,12 @@ Test(utf8, dense_text_is_judged_with_an_error_at_every_position)
 				cr_assert_eq(utf8_is_valid(buf, n), want,
 					     "len %zu odd %zu at %zu", n, k,
 					     pos);
+				static const uint8_t key[4] = {0x81, 0x7e,
+							       0xc0, 0x3f};
+				cr_assert_eq(valid_masked(buf, n, 0, key,
+							  (unsigned)at & 3),
+					     want, "len %zu odd %zu at %zu, "
+					     "masked", n, k, pos);
 				size_t cuts[] = {pos, pos + 1, n / 2};
 				for (size_t i = 0; i < 3; i++) {
 					struct utf8_state st = {0};
@@ -328,9 +356,11 @@ Test(utf8, dense_text_is_judged_with_an_error_at_every_position)
 	cr_assert_gt(invalid_seen, 10000);
 }
 
-/* Judges p[0..n) as the reference does, whole and cut in two at cut. */
+/* Judges p[0..n) as the reference does: whole, cut in two at cut, and
+ * masked from byte 2 on (at each of the four key offsets). */
 static void agrees_with_reference(const uint8_t *p, size_t n, size_t cut)
 {
+	static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
 	bool want = reference_valid(p, n);
 	cr_assert_eq(utf8_is_valid(p, n), want, "%02x %02x %02x %02x at %zu",
 		     p[cut], p[cut + 1], p[cut + 2], p[cut + 3], cut);
@@ -338,6 +368,11 @@ static void agrees_with_reference(const uint8_t *p, size_t n, size_t cut)
 	utf8_feed(&st, p, cut);
 	utf8_feed(&st, p + cut, n - cut);
 	cr_assert_eq(utf8_state_complete(&st), want, "cut at %zu", cut);
+	for (unsigned off = 0; off < 4; off++)
+		cr_assert_eq(valid_masked(p, n, 2, key, off), want,
+			     "%02x %02x %02x %02x at %zu masked, key offset %u",
+			     p[cut], p[cut + 1], p[cut + 2], p[cut + 3], cut,
+			     off);
 }
 
 Test(utf8, every_short_sequence_is_judged_alike_wherever_a_block_cuts_it)

@@ -47,6 +47,17 @@ static inline bool utf8_state_idle(const struct utf8_state *s)
 	return s->dfa == 0;
 }
 
+/* For text that comes masked, as RFC 6455 frames from a client carry it
+ * (byte i is p[i] ^ mask[(offset + i) % 4]): validates as much of it as
+ * can be without unmasking it into memory, and returns how many of the n
+ * bytes that was; the caller feeds the rest unmasked. That is, where the
+ * processor has SSSE3 and s is between characters, the whole 16-byte
+ * blocks less the last character begun in them (all n when they are
+ * invalid: s is then invalid); else 0. */
+size_t utf8_feed_masked_blocks(struct utf8_state *s, const uint8_t *p,
+			       size_t n, const uint8_t mask[4],
+			       uint64_t offset);
+
 /* One-shot check of a whole buffer. */
 bool utf8_is_valid(const uint8_t *p, size_t n);
 

@@ -172,7 +172,8 @@ static uint64_t utf8_run(uint64_t state, const uint8_t *p, const uint8_t *end)
 __attribute__((noinline)) static void
 utf8_feed_blocks(struct utf8_state *s, const uint8_t *p, const uint8_t *end)
 {
-	size_t done = utf8_ssse3_check(p, (size_t)(end - p));
+	static const uint8_t no_key[16];
+	size_t done = utf8_ssse3_check(p, (size_t)(end - p), no_key);
 	uint64_t state = done == SIZE_MAX
 		? UTF8_REJECT : utf8_run(UTF8_ACCEPT, p + done, end);
 
@@ -206,6 +207,23 @@ void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 	}
 	state = utf8_run(state, p, end);
 	s->dfa = (uint8_t)(state ^ UTF8_ACCEPT);
+}
+
+size_t utf8_feed_masked_blocks(struct utf8_state *s, const uint8_t *p,
+			       size_t n, const uint8_t mask[4], uint64_t offset)
+{
+	uint8_t key[16];
+
+	if (!utf8_state_idle(s) || n < 16 || !utf8_ssse3_usable())
+		return 0;
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = mask[(offset + i) & 3];
+	size_t done = utf8_ssse3_check(p, n, key);
+	if (done == SIZE_MAX) {
+		s->dfa = UTF8_REJECT ^ UTF8_ACCEPT;
+		return n;
+	}
+	return done;
 }
 
 /* utf8.h's inline utf8_state_complete, _ok and _idle read the stored

@@ -114,10 +114,11 @@ utf8_ssse3_errors(__m128i in, __m128i prev)
 	return _mm_xor_si128(found, must_cont);
 }
 
-__attribute__((target("ssse3"))) size_t utf8_ssse3_check(const uint8_t *p,
-							   size_t n)
+__attribute__((target("ssse3"))) size_t
+utf8_ssse3_check(const uint8_t *p, size_t n, const uint8_t key[16])
 {
 	const __m128i zero = _mm_setzero_si128();
+	const __m128i mask = _mm_loadu_si128((const __m128i *)key);
 	/* Nonzero where a block's last bytes start a character it does not
 	 * finish: the 14th F0 or more, the 15th E0 or more, the 16th C0 or
 	 * more (saturating subtraction of the largest byte allowed). */
@@ -128,7 +129,8 @@ __attribute__((target("ssse3"))) size_t utf8_ssse3_check(const uint8_t *p,
 	size_t i = 0;
 
 	for (; i + 16 <= n; i += 16) {
-		__m128i in = _mm_loadu_si128((const __m128i *)(p + i));
+		__m128i in = _mm_xor_si128(
+			_mm_loadu_si128((const __m128i *)(p + i)), mask);
 
 		if (_mm_movemask_epi8(in) == 0) {
 			/* ASCII: wrong only after a character left open. */
@@ -147,7 +149,7 @@ __attribute__((target("ssse3"))) size_t utf8_ssse3_check(const uint8_t *p,
 	 * a row would have been an error: the last character's first byte
 	 * is among the last four. */
 	size_t done = i - 1;
-	while ((p[done] & 0xc0) == 0x80)
+	while (((p[done] ^ key[done % 16]) & 0xc0) == 0x80)
 		done--;
 	return done;
 }
@@ -159,10 +161,11 @@ bool utf8_ssse3_usable(void)
 	return false;
 }
 
-size_t utf8_ssse3_check(const uint8_t *p, size_t n)
+size_t utf8_ssse3_check(const uint8_t *p, size_t n, const uint8_t key[16])
 {
 	(void)p;
 	(void)n;
+	(void)key;
 	return 0;
 }
 

@@ -19,12 +19,13 @@
 /* Whether utf8_ssse3_check may be called here. */
 bool utf8_ssse3_usable(void);
 
-/* Checks the whole 16-byte blocks of p[0..n), n >= 16, p at the first
- * byte of a character. Returns SIZE_MAX when they hold an invalid
- * sequence; otherwise how many bytes from p are whole valid characters:
- * the blocks up to the first byte of the last character that starts in
- * them (1 to 4 bytes short of their end), since it may go on past them;
- * the caller checks on from there. */
-size_t utf8_ssse3_check(const uint8_t *p, size_t n);
+/* Checks the whole 16-byte blocks of the text p[i] ^ key[i % 16], i in
+ * [0, n), n >= 16, which starts at the first byte of a character (key:
+ * all zero for text as it is, or an RFC 6455 mask repeated). Returns
+ * SIZE_MAX when they hold an invalid sequence; otherwise how many bytes
+ * from p are whole valid characters: the blocks up to the first byte of
+ * the last character that starts in them (1 to 4 bytes short of their
+ * end), since it may go on past them; the caller checks on from there. */
+size_t utf8_ssse3_check(const uint8_t *p, size_t n, const uint8_t key[16]);
 
 #endif

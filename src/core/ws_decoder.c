@@ -264,9 +264,11 @@ static size_t ws_decoder_masked_ascii(const uint8_t *src, size_t len,
 }
 
 /* Validates masked text as it lies, writing nothing but a scratch buffer:
- * runs of ASCII are recognised in place, only the bytes around other
- * characters are unmasked, through a small buffer, for the validator.
- * offset is p's position in its frame's payload (for the mask). */
+ * runs of ASCII are recognised in place, and so are whole blocks of other
+ * characters where the processor allows (utf8_feed_masked_blocks); only
+ * the bytes left are unmasked, through a small buffer, for the
+ * validator. offset is p's position in its frame's payload (for the
+ * mask). */
 static void ws_decoder_check_masked(struct ws_decoder *d, const uint8_t *p,
 				    size_t len, const uint8_t mask[4],
 				    uint64_t offset)
@@ -278,6 +280,10 @@ static void ws_decoder_check_masked(struct ws_decoder *d, const uint8_t *p,
 			i += ws_decoder_masked_ascii(p + i, len - i, mask,
 						     offset + i);
 			if (i == len)
+				break;
+			i += utf8_feed_masked_blocks(&d->utf8, p + i, len - i,
+						     mask, offset + i);
+			if (i == len || !utf8_state_ok(&d->utf8))
 				break;
 		}
 		size_t n = len - i < sizeof(scratch) ? len - i
