@@ -197,7 +197,7 @@ void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 		 * processor can, a block at a time (a tail call: nothing of
 		 * this frame is needed after it). */
 		if (p == end) {
-			s->dfa = 0; /* UTF8_ACCEPT, stored */
+			s->dfa = UTF8_ACCEPT ^ UTF8_ACCEPT;
 			return;
 		}
 		if (end - p >= 16 && utf8_ssse3_usable()) {
@@ -209,6 +209,9 @@ void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 	s->dfa = (uint8_t)(state ^ UTF8_ACCEPT);
 }
 
+/* The blocks of masked text: utf8_ssse3_check with the mask repeated
+ * from offset as its key (16 is a multiple of 4, so one key fits every
+ * block). */
 size_t utf8_feed_masked_blocks(struct utf8_state *s, const uint8_t *p,
 			       size_t n, const uint8_t mask[4], uint64_t offset)
 {

@@ -23,7 +23,8 @@
  * (E0-FF, F0-FF), so that bit is XORed with what they require. The
  * condition on a block's first bytes reads the previous block's last
  * three; one that ends inside a character and is followed by an ASCII
- * block (which is not looked at further) is an error.
+ * block (which is not looked at further) is an error. Masked text is
+ * unmasked in the register as each block is loaded, never in memory.
  */
 #include "utf8_ssse3.h"
 
