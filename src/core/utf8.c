@@ -148,6 +148,13 @@ static inline const uint8_t *utf8_skip_ascii(const uint8_t *p,
 	return p;
 }
 
+/* One step of the automaton on byte b. The shift count is masked the way
+ * the hardware does anyway. */
+static inline uint64_t utf8_step(uint64_t state, uint8_t b)
+{
+	return utf8_row[utf8_class[b]] >> (state & 63);
+}
+
 /* Runs the automaton over [p, end) from state, skipping ASCII runs while
  * accepting; stops early once rejected. */
 static uint64_t utf8_run(uint64_t state, const uint8_t *p, const uint8_t *end)
@@ -156,11 +163,10 @@ static uint64_t utf8_run(uint64_t state, const uint8_t *p, const uint8_t *end)
 		if ((state & 63) == UTF8_ACCEPT)
 			p = utf8_skip_ascii(p, end);
 		/* Up to 16 steps before looking at the state again: REJECT is
-		 * absorbing, so nothing is missed by checking it late. The
-		 * shift count is masked the way the hardware does anyway. */
+		 * absorbing, so nothing is missed by checking it late. */
 		const uint8_t *stop = end - p > 16 ? p + 16 : end;
 		while (p < stop)
-			state = utf8_row[utf8_class[*p++]] >> (state & 63);
+			state = utf8_step(state, *p++);
 		if ((state & 63) == UTF8_REJECT)
 			break;
 	}
@@ -168,7 +174,9 @@ static uint64_t utf8_run(uint64_t state, const uint8_t *p, const uint8_t *end)
 }
 
 /* utf8_feed from p, between characters with 16 bytes or more to go: the
- * whole blocks at once (utf8_ssse3.h), then the few bytes left. */
+ * whole blocks at once (utf8_ssse3.h), then the few bytes left. Out of
+ * line, so that utf8_feed, which most texts leave after the ASCII skip,
+ * keeps no registers across a call. */
 __attribute__((noinline)) static void
 utf8_feed_blocks(struct utf8_state *s, const uint8_t *p, const uint8_t *end)
 {
@@ -189,7 +197,7 @@ void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 		return;
 	/* A character left open by the last piece ends within 3 bytes. */
 	while ((state & 63) > UTF8_ACCEPT && p < end)
-		state = utf8_row[utf8_class[*p++]] >> (state & 63);
+		state = utf8_step(state, *p++);
 	state &= 63;
 	if (state == UTF8_ACCEPT) {
 		p = utf8_skip_ascii(p, end);
@@ -219,8 +227,7 @@ size_t utf8_feed_masked_blocks(struct utf8_state *s, const uint8_t *p,
 
 	if (!utf8_state_idle(s) || n < 16 || !utf8_ssse3_usable())
 		return 0;
-	for (unsigned i = 0; i < sizeof(key); i++)
-		key[i] = mask[(offset + i) & 3];
+	vec16_store(key, vec16_mask_key(mask, offset));
 	size_t done = utf8_ssse3_check(p, n, key);
 	if (done == SIZE_MAX) {
 		s->dfa = UTF8_REJECT ^ UTF8_ACCEPT;

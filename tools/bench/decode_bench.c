@@ -402,14 +402,9 @@ static void decode_pass_cb(const void *ctx)
 static void bench_small(const struct bench_settings *s)
 {
 	static const size_t sizes[] = {2, 16, 64, 128};
-	static const struct {
-		enum payload_kind kind;
-		const char *label;
-	} kinds[] = {
-		{PAYLOAD_JSON_ASCII, "text (ASCII)"},
-		{PAYLOAD_JSON, "text (mixed)"},
-		{PAYLOAD_JSON_SCRIPT, "text (Cyr/CJK)"},
-		{PAYLOAD_BINARY, "binary"},
+	static const enum payload_kind kinds[] = {
+		PAYLOAD_JSON_ASCII, PAYLOAD_JSON, PAYLOAD_JSON_SCRIPT,
+		PAYLOAD_BINARY,
 	};
 
 	printf("\nSmall frames: one message per frame, ns per frame "
@@ -427,7 +422,7 @@ static void bench_small(const struct bench_settings *s)
 					       (sizes[i] + (masked ? 6 : 2));
 				struct timing t;
 
-				make_frames(&w, kinds[k].kind, masked,
+				make_frames(&w, kinds[k], masked,
 					    sizes[i], count);
 				t = measure(s, decode_pass_cb, &w);
 				char label[16];
@@ -435,7 +430,7 @@ static void bench_small(const struct bench_settings *s)
 				snprintf(label, sizeof(label), "%zu B",
 					 sizes[i]);
 				printf("  %-8s %-14s %-15s %10.1f %10.1f\n",
-				       label, kinds[k].label,
+				       label, payload_name(kinds[k]),
 				       masked ? "c2s (masked)"
 					      : "s2c (unmasked)",
 				       t.median_ns / (double)count,
