@@ -238,20 +238,26 @@ static void data_store(struct registry *r, struct registry_conn *c,
 
 	if (n == 0)
 		return;
-	if (cost > r->cfg.max_conn_memory || cost > r->cfg.max_memory ||
-	    c->fixed + cost > r->cfg.max_conn_held ||
-	    r->fixed + cost > r->cfg.max_held || n > UINT32_MAX) {
-		s->text_dropped = true;
-		return;
+	/* Usually it fits at once: the oldest message's block, given up
+	 * as the ring turned, made the room. */
+	if (n > UINT32_MAX || !conn_fits(r, c, cost) ||
+	    !registry_fits(r, cost)) {
+		if (n > UINT32_MAX || cost > r->cfg.max_conn_memory ||
+		    cost > r->cfg.max_memory ||
+		    c->fixed + cost > r->cfg.max_conn_held ||
+		    r->fixed + cost > r->cfg.max_held) {
+			s->text_dropped = true; /* never fits */
+			return;
+		}
+		/* Room is made until cost fits both: the checks above
+		 * promise it does once nothing else is stored. */
+		while (!conn_fits(r, c, cost))
+			if (!drop_oldest_data(r, c, spare))
+				break;
+		while (!registry_fits(r, cost))
+			if (!drop_registry_oldest(r, spare))
+				break;
 	}
-	/* Room is made until cost fits both: the checks above promise it
-	 * does once nothing else is stored. */
-	while (!conn_fits(r, c, cost))
-		if (!drop_oldest_data(r, c, spare))
-			break;
-	while (!registry_fits(r, cost))
-		if (!drop_registry_oldest(r, spare))
-			break;
 	d = data_block(r, c, n, spare);
 	/* Data the registry-wide cap could not find is not stored. */
 	if (!d || !conn_age(r, c, s->seq)) {
