@@ -263,6 +263,42 @@ Test(utf8, one_odd_sequence_anywhere_in_long_ascii_is_judged)
 	}
 }
 
+Test(utf8, one_odd_sequence_anywhere_in_a_long_text_is_judged)
+{
+	/* Long enough for the 128-byte ASCII steps where the processor has
+	 * them (scan_avx2.h): whole, cut at the sequence and byte by byte
+	 * from it. */
+	char s[700];
+
+	for (size_t pos = 0; pos + 3 <= sizeof(s); pos++) {
+		static const char *const odd[] = {"\xff", "\xe2\x82\xac",
+						  "\xe2\x82q"};
+		static const bool valid[] = {false, true, false};
+
+		for (size_t k = 0; k < 3; k++) {
+			struct utf8_state st = {0}, bytes = {0};
+
+			memset(s, 'q', sizeof(s));
+			memcpy(s + pos, odd[k], strlen(odd[k]));
+			cr_assert_eq(utf8_is_valid((const uint8_t *)s,
+						   sizeof(s)),
+				     valid[k], "%zu at %zu", k, pos);
+			utf8_feed(&st, (const uint8_t *)s, pos + 1);
+			utf8_feed(&st, (const uint8_t *)s + pos + 1,
+				  sizeof(s) - pos - 1);
+			cr_assert_eq(utf8_state_complete(&st), valid[k],
+				     "%zu at %zu, cut", k, pos);
+			utf8_feed(&bytes, (const uint8_t *)s, pos);
+			for (size_t i = pos; i < pos + 3; i++)
+				utf8_feed(&bytes, (const uint8_t *)s + i, 1);
+			utf8_feed(&bytes, (const uint8_t *)s + pos + 3,
+				  sizeof(s) - pos - 3);
+			cr_assert_eq(utf8_state_complete(&bytes), valid[k],
+				     "%zu at %zu, bytes", k, pos);
+		}
+	}
+}
+
 /* Validates text p[0..n) masked with key from key offset off, as the
  * decoder does: the masked blocks first (utf8_feed_masked_blocks), from
  * byte start, the rest unmasked. */

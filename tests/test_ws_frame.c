@@ -250,6 +250,42 @@ Test(ws_frame, unmask_copy_matches_bytewise_xor_at_every_offset)
 	}
 }
 
+Test(ws_frame, unmask_copy_of_long_payloads_is_exact_and_flags_any_high_byte)
+{
+	/* Long enough for the 128-byte steps where the processor has them
+	 * (scan_avx2.h), and lengths either side of where they stop: the
+	 * bytes, and whether one of them is not ASCII, wherever it is. */
+	static const uint8_t mask[4] = {0xa1, 0x07, 0x3c, 0xf0};
+	static const size_t lens[] = {255, 256, 257, 383, 384, 385, 511, 700};
+	uint8_t plain[700], src[700], dst[700], inplace[700];
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(' ' + i % 90);
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		size_t len = lens[l];
+
+		for (uint64_t off = 0; off < 4; off++) {
+			for (size_t i = 0; i < len; i++)
+				src[i] = plain[i] ^ mask[(off + i) & 3];
+			cr_assert_eq(ws_unmask_copy(dst, src, len, mask, off), 0);
+			cr_assert_arr_eq(dst, plain, len, "len %zu off %zu",
+					 len, (size_t)off);
+			memcpy(inplace, src, len);
+			ws_unmask_copy(inplace, inplace, len, mask, off);
+			cr_assert_arr_eq(inplace, plain, len);
+			for (size_t pos = 0; pos < len; pos++) {
+				src[pos] ^= 0x80; /* plain[pos] | 0x80 */
+				cr_assert_eq(ws_unmask_copy(dst, src, len, mask,
+							    off),
+					     0x80, "len %zu off %zu pos %zu",
+					     len, (size_t)off, pos);
+				cr_assert_eq(dst[pos], plain[pos] | 0x80);
+				src[pos] ^= 0x80;
+			}
+		}
+	}
+}
+
 Test(ws_frame, opcode_names)
 {
 	cr_assert_str_eq(ws_opcode_name(WS_OPCODE_CONTINUATION), "continuation");

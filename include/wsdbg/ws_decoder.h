@@ -112,9 +112,6 @@ struct ws_decoder {
 	uint8_t *keep;
 	size_t keep_len;
 	size_t keep_cap;
-	/* Or, for a message that is one unmasked frame whose payload came in
-	 * a single input buffer, its first keep_len bytes there, not copied. */
-	const uint8_t *borrowed;
 
 	struct ws_inflate *inflate; /* created on the first compressed message */
 

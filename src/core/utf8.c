@@ -26,6 +26,7 @@
 
 #include <string.h>
 
+#include "scan_avx2.h"
 #include "utf8_ssse3.h"
 #include "vec16.h"
 
@@ -188,6 +189,34 @@ utf8_feed_blocks(struct utf8_state *s, const uint8_t *p, const uint8_t *end)
 	s->dfa = (uint8_t)(state ^ UTF8_ACCEPT);
 }
 
+/* utf8_feed from p, between characters: the ASCII skip, which most
+ * texts end in, then the rest, where the processor can, a block at a
+ * time (a tail call: nothing of this frame is needed after it). */
+static inline void utf8_feed_idle(struct utf8_state *s, const uint8_t *p,
+				  const uint8_t *end)
+{
+	p = utf8_skip_ascii(p, end);
+	if (p == end) {
+		s->dfa = UTF8_ACCEPT ^ UTF8_ACCEPT;
+		return;
+	}
+	if (end - p >= 16 && utf8_ssse3_usable()) {
+		utf8_feed_blocks(s, p, end);
+		return;
+	}
+	s->dfa = (uint8_t)(utf8_run(UTF8_ACCEPT, p, end) ^ UTF8_ACCEPT);
+}
+
+/* The same for long text, its ASCII 128 bytes a step first
+ * (scan_avx2.h). Out of line, so that a short text's utf8_feed keeps no
+ * registers across a call. */
+__attribute__((noinline)) static void
+utf8_feed_long(struct utf8_state *s, const uint8_t *p, const uint8_t *end)
+{
+	p += scan_avx2_ascii(p, (size_t)(end - p), (vec16){0});
+	utf8_feed_idle(s, p, end);
+}
+
 void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 {
 	uint64_t state = utf8_load_state(s);
@@ -200,21 +229,13 @@ void utf8_feed(struct utf8_state *s, const uint8_t *p, size_t n)
 		state = utf8_step(state, *p++);
 	state &= 63;
 	if (state == UTF8_ACCEPT) {
-		p = utf8_skip_ascii(p, end);
-		/* Most texts are ASCII and end here. The rest, where the
-		 * processor can, a block at a time (a tail call: nothing of
-		 * this frame is needed after it). */
-		if (p == end) {
-			s->dfa = UTF8_ACCEPT ^ UTF8_ACCEPT;
-			return;
-		}
-		if (end - p >= 16 && utf8_ssse3_usable()) {
-			utf8_feed_blocks(s, p, end);
-			return;
-		}
+		if (end - p >= SCAN_AVX2_MIN && scan_avx2_usable())
+			utf8_feed_long(s, p, end);
+		else
+			utf8_feed_idle(s, p, end);
+		return;
 	}
-	state = utf8_run(state, p, end);
-	s->dfa = (uint8_t)(state ^ UTF8_ACCEPT);
+	s->dfa = (uint8_t)(utf8_run(state, p, end) ^ UTF8_ACCEPT);
 }
 
 /* The blocks of masked text: utf8_ssse3_check with the mask repeated

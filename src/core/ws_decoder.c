@@ -7,9 +7,9 @@
  * 125-byte buffer, a data message's through inflate when compressed, then
  * into the kept prefix and the UTF-8 validator), and reports a message when
  * its last frame ends. A message that is one frame found whole in the input
- * is not copied at all: it is handed out where it lies (ws_decoder_borrow,
- * and for masked frames ws_decoder_borrow_masked when the caller copies
- * what it keeps anyway). Payload beyond the kept prefix is read once at most:
+ * is not copied at all: it is handed out where it lies (ws_decoder_lend;
+ * a masked one only with borrow_masked, when the caller copies what it
+ * keeps anyway). Payload beyond the kept prefix is read once at most:
  * text to validate it (ASCII recognised in place, 64 bytes a step, without
  * unmasking it to memory), compressed data to inflate it; binary payload
  * beyond the prefix is not touched at all.
@@ -22,6 +22,7 @@
 #include "wsdbg/alloc_cost.h"
 #include "wsdbg/ws_close.h"
 #include "wsdbg/ws_inflate.h"
+#include "scan_avx2.h"
 #include "vec16.h"
 #include "ws_inflate_memory.h"
 
@@ -106,7 +107,6 @@ static enum ws_error ws_decoder_start_message(struct ws_decoder *d,
 	};
 	d->utf8 = (struct utf8_state){0};
 	d->keep_len = 0;
-	d->borrowed = NULL;
 	d->keep_limit = h->opcode == WS_OPCODE_TEXT ? d->cfg.keep_text
 						    : d->cfg.keep_binary;
 	if (d->msg.inflated && !d->inflate) {
@@ -238,9 +238,12 @@ static void ws_decoder_inflate_sink(void *ctx, const uint8_t *out, size_t len)
 }
 
 /* How many of the len bytes at src, once unmasked, are ASCII before the
- * first that is not. Reads them once and writes nothing. */
-static size_t ws_decoder_masked_ascii(const uint8_t *src, size_t len,
-				      const uint8_t mask[4], uint64_t offset)
+ * first that is not, sixteen bytes a load (vec16.h). Reads them once and
+ * writes nothing. */
+static inline size_t ws_decoder_masked_ascii16(const uint8_t *src,
+					       size_t len,
+					       const uint8_t mask[4],
+					       uint64_t offset)
 {
 	const vec16 k = vec16_mask_key(mask, offset);
 	size_t i = 0;
@@ -261,6 +264,26 @@ static size_t ws_decoder_masked_ascii(const uint8_t *src, size_t len,
 	while (i < len && ((src[i] ^ mask[(offset + i) & 3]) & 0x80) == 0)
 		i++;
 	return i;
+}
+
+/* The same for long text, 32 bytes a load first (scan_avx2.h). Out of
+ * line, so that a short text's scan keeps no registers across a call. */
+__attribute__((noinline)) static size_t
+ws_decoder_masked_ascii_long(const uint8_t *src, size_t len,
+			     const uint8_t mask[4], uint64_t offset)
+{
+	size_t i = scan_avx2_ascii(src, len, vec16_mask_key(mask, offset));
+
+	return i + ws_decoder_masked_ascii16(src + i, len - i, mask,
+					     offset + i);
+}
+
+static size_t ws_decoder_masked_ascii(const uint8_t *src, size_t len,
+				      const uint8_t mask[4], uint64_t offset)
+{
+	if (len >= SCAN_AVX2_MIN && scan_avx2_usable())
+		return ws_decoder_masked_ascii_long(src, len, mask, offset);
+	return ws_decoder_masked_ascii16(src, len, mask, offset);
 }
 
 /* Validates masked text as it lies, writing nothing but a scratch buffer:
@@ -317,37 +340,47 @@ static void ws_decoder_take_masked(struct ws_decoder *d,
 					c->offset + k);
 }
 
-/* Takes a whole unmasked message in place: its kept prefix is left where
- * it is in the caller's input (valid until ws_decoder_feed returns), so
- * the bytes are read once, by the validator, and copied by no one but the
- * caller. */
-static void ws_decoder_borrow(struct ws_decoder *d,
-			      const struct ws_frame_chunk *c)
+/* Hands out a message that is one frame found whole in the input, where
+ * it lies: its kept prefix is left in the caller's input (valid until
+ * ws_decoder_feed returns), so the bytes are read once, by the validator
+ * when text, and copied by no one but the caller. A masked frame
+ * (borrow_masked) goes out still masked: its text is validated as it
+ * lies, and the kept prefix is unmasked once, by whoever copies it
+ * (ws_message_copy), rather than here and again there. The message starts
+ * and ends here, so it is written straight to out, not built up in d->msg
+ * and copied. */
+static void ws_decoder_lend(struct ws_decoder *d,
+			    const struct ws_frame_header *h,
+			    const uint8_t *payload, struct ws_message *out)
 {
-	d->msg.size = c->len;
-	d->borrowed = c->data;
-	d->keep_len = c->len < d->keep_limit ? c->len : d->keep_limit;
-	if (d->msg.opcode == WS_OPCODE_TEXT)
-		utf8_feed(&d->utf8, c->data, c->len);
-}
+	bool text = h->opcode == WS_OPCODE_TEXT;
+	size_t n = (size_t)h->length;
+	size_t limit = text ? d->cfg.keep_text : d->cfg.keep_binary;
 
-/* Takes a whole masked message in place (borrow_masked), as
- * ws_decoder_borrow does an unmasked one, and hands it out still masked:
- * text is validated as it lies, and the kept prefix is unmasked once, by
- * whoever copies it (ws_message_copy), rather than here and again there. */
-static void ws_decoder_borrow_masked(struct ws_decoder *d,
-				     const struct ws_frame_chunk *c,
-				     const uint8_t mask[4])
-{
-	d->msg.size = c->len;
-	d->msg.masked = true;
-	memcpy(d->msg.mask, mask, sizeof(d->msg.mask));
-	d->borrowed = c->data;
-	d->keep_len = c->len < d->keep_limit ? c->len : d->keep_limit;
+	*out = (struct ws_message){
+		.opcode = h->opcode,
+		.truncated = n > limit,
+		.utf8_valid = true,
+		.masked = h->masked,
+		.frames = 1,
+		.size = n,
+		.wire_size = n,
+		.data = payload,
+		.kept = n < limit ? n : limit,
+		.close_code = -1,
+	};
+	if (h->masked)
+		memcpy(out->mask, h->mask, sizeof(out->mask));
+	if (!text)
+		return;
+	d->utf8 = (struct utf8_state){0};
 	/* A whole frame: its payload, and so data, starts at offset 0 of
 	 * the mask, as ws_message_copy takes it. */
-	if (d->msg.opcode == WS_OPCODE_TEXT)
-		ws_decoder_check_masked(d, c->data, c->len, mask, 0);
+	if (h->masked)
+		ws_decoder_check_masked(d, payload, n, h->mask, 0);
+	else
+		utf8_feed(&d->utf8, payload, n);
+	out->utf8_valid = utf8_state_complete(&d->utf8);
 }
 
 void ws_message_copy(const struct ws_message *m, uint8_t *dst, size_t n)
@@ -436,7 +469,7 @@ static enum ws_error ws_decoder_finish_message(struct ws_decoder *d,
 	if (d->error != WS_OK) /* memory ran out while keeping bytes */
 		return d->error;
 	*out = d->msg;
-	out->data = d->borrowed ? d->borrowed : d->keep;
+	out->data = d->keep;
 	out->kept = d->keep_len;
 	out->truncated = out->kept < out->size;
 	if (out->opcode == WS_OPCODE_TEXT && (!out->compressed || out->inflated))
@@ -468,9 +501,11 @@ static bool ws_decoder_lone_frame(const struct ws_decoder *d,
 }
 
 /* The common case in one step: a message that is a single frame found
- * whole at the start of buf is read without the frame state machine,
- * through the same payload and completion code as the general way.
- * Returns false, having changed nothing, when it does not apply. */
+ * whole at the start of buf is read without the frame state machine, and
+ * handed out where it lies (ws_decoder_lend); a masked one that the
+ * caller wants unmasked (no borrow_masked) goes through the general way's
+ * payload and completion code. Returns false, having changed nothing,
+ * when it does not apply. */
 static bool ws_decoder_feed_lone_frame(struct ws_decoder *d,
 				       const uint8_t *buf, size_t len,
 				       size_t *consumed, struct ws_message *msg,
@@ -491,30 +526,24 @@ static bool ws_decoder_feed_lone_frame(struct ws_decoder *d,
 		return false;
 	d->frame.offset = h->length;
 	d->frames++;
+	*consumed = (size_t)size + (size_t)h->length;
+	*status = WS_DECODE_MESSAGE;
+	if (!h->masked || d->cfg.borrow_masked) {
+		ws_decoder_lend(d, h, buf + size, msg);
+		return true;
+	}
 	ws_decoder_start_message(d, h); /* not compressed: cannot fail */
 	d->msg.frames = 1;
 	d->msg.wire_size = h->length;
 	if (h->length > 0) {
-		/* No control frame, nothing compressed: read where it
-		 * lies, or, masked and not borrow_masked, unmasked into the
-		 * kept prefix. */
 		struct ws_frame_chunk c = {.data = buf + size,
 					   .len = (size_t)h->length,
 					   .last = true};
-		if (!h->masked)
-			ws_decoder_borrow(d, &c);
-		else if (d->cfg.borrow_masked)
-			ws_decoder_borrow_masked(d, &c, h->mask);
-		else
-			ws_decoder_take_masked(d, &c, h->mask);
+		ws_decoder_take_masked(d, &c, h->mask);
 	}
-	*consumed = (size_t)size + (size_t)h->length;
-	if (ws_decoder_finish_message(d, msg) != WS_OK) {
-		/* Memory ran out keeping the prefix (d->error is set). */
-		*status = WS_DECODE_ERROR;
-		return true;
-	}
-	*status = WS_DECODE_MESSAGE;
+	if (ws_decoder_finish_message(d, msg) != WS_OK)
+		*status = WS_DECODE_ERROR; /* memory ran out keeping the
+					      prefix (d->error is set) */
 	return true;
 }
 

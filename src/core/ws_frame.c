@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "scan_avx2.h"
 #include "vec16.h"
 
 const char *ws_opcode_name(unsigned opcode)
@@ -30,8 +31,9 @@ const char *ws_opcode_name(unsigned opcode)
 	}
 }
 
-/* Reads the n-byte big-endian number at p. */
-static uint64_t ws_frame_be(const uint8_t *p, unsigned n)
+/* Reads the n-byte big-endian number at p; inline, so that a constant n
+ * unrolls. */
+static inline uint64_t ws_frame_be(const uint8_t *p, unsigned n)
 {
 	uint64_t v = 0;
 	for (unsigned i = 0; i < n; i++)
@@ -82,7 +84,11 @@ int ws_frame_header_parse(const uint8_t *buf, size_t len,
 	size_t size = 2 + ext + (masked ? 4 : 0);
 	if (len < size)
 		return 0;
-	uint64_t length = ext ? ws_frame_be(buf + 2, ext) : len7;
+	/* The two sizes spelled out: a loop over ext bytes costs a dozen
+	 * instructions per frame, and most frames pass here. */
+	uint64_t length = ext == 0 ? len7
+			: ext == 2 ? ws_frame_be(buf + 2, 2)
+				   : ws_frame_be(buf + 2, 8);
 	if (length > WS_FRAME_MAX_LENGTH)
 		return -1;
 	h->length = length;
@@ -249,8 +255,10 @@ need_more:
 	return WS_FRAME_NEED_MORE;
 }
 
-uint8_t ws_unmask_copy(uint8_t *dst, const uint8_t *src, size_t len,
-		       const uint8_t mask[4], uint64_t offset)
+/* ws_unmask_copy sixteen bytes a load (vec16.h). */
+static inline uint8_t ws_unmask_copy16(uint8_t *dst, const uint8_t *src,
+				       size_t len, const uint8_t mask[4],
+				       uint64_t offset)
 {
 	/* 16 is a multiple of 4: the same key vector serves every block. */
 	const vec16 k = vec16_mask_key(mask, offset);
@@ -281,4 +289,27 @@ uint8_t ws_unmask_copy(uint8_t *dst, const uint8_t *src, size_t len,
 		tail |= dst[i];
 	}
 	return vec16_any_high(seen) || (tail & 0x80) ? 0x80 : 0;
+}
+
+/* A long payload 32 bytes a load (scan_avx2.h), then the rest as above.
+ * Out of line, so that a short payload's copy keeps no registers across a
+ * call. */
+__attribute__((noinline)) static uint8_t
+ws_unmask_copy_long(uint8_t *dst, const uint8_t *src, size_t len,
+		    const uint8_t mask[4], uint64_t offset)
+{
+	uint8_t high = 0;
+	size_t i = scan_avx2_unmask_copy(dst, src, len,
+					 vec16_mask_key(mask, offset), &high);
+
+	return high | ws_unmask_copy16(dst + i, src + i, len - i, mask,
+				       offset + i);
+}
+
+uint8_t ws_unmask_copy(uint8_t *dst, const uint8_t *src, size_t len,
+		       const uint8_t mask[4], uint64_t offset)
+{
+	if (len >= SCAN_AVX2_MIN && scan_avx2_usable())
+		return ws_unmask_copy_long(dst, src, len, mask, offset);
+	return ws_unmask_copy16(dst, src, len, mask, offset);
 }
