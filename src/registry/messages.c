@@ -339,17 +339,19 @@ static struct registry_slot *ring_push(struct registry *r,
 	if (c->ring_cap == 0)
 		return NULL;
 	if (c->ring_len == c->ring_cap) {
+		/* Full: the oldest slot goes, and is the newest once the head
+		 * has moved past it. */
 		s = ring_at(c, 0);
 		if (s->data)
 			data_release(r, c, s->data, spare);
 		c->ring_head = c->ring_head + 1 == c->ring_cap
 				   ? 0 : c->ring_head + 1;
-		c->ring_len--;
 		c->messages_dropped++;
 		if (c->data_skip > 0)
 			c->data_skip--;
+	} else {
+		s = ring_at(c, c->ring_len++);
 	}
-	s = ring_at(c, c->ring_len++);
 	*s = (struct registry_slot){0};
 	return s;
 }
@@ -554,13 +556,16 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	c->counts[dir].bytes += m->size;
 	c->counts[dir].frames += m->frames;
 
-	if (m->opcode == WS_OPCODE_CLOSE) {
-		close_seen(r, c, dir, m);
-		registry_conn_recount(r, c); /* the reason's copy */
-	} else if (m->opcode == WS_OPCODE_PING)
-		ping_remember(c, dir, m, now);
-	else if (m->opcode == WS_OPCODE_PONG)
-		pong_match(c, dir, m, now);
+	if (type >= REGISTRY_CLOSE) { /* a control frame */
+		if (type == REGISTRY_CLOSE) {
+			close_seen(r, c, dir, m);
+			registry_conn_recount(r, c); /* the reason's copy */
+		} else if (type == REGISTRY_PING) {
+			ping_remember(c, dir, m, now);
+		} else {
+			pong_match(c, dir, m, now);
+		}
+	}
 
 	s = ring_push(r, c, &spare);
 	if (!s) {
