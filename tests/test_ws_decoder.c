@@ -179,6 +179,29 @@ Test(ws_decoder, empty_masked_messages_in_place_are_valid_and_keep_nothing)
 			  "text size=2 wire=2 frames=1 kept=2 'ok'\n");
 }
 
+/* Decodes the one message in[0..n) with cfg, whole (cut 0) or in two
+ * pieces cut bytes apart; returns whether its text is valid UTF-8, and
+ * copies its first `want` kept bytes, unmasked, to kept. */
+static bool decode_one(const struct ws_decoder_config *cfg,
+		       const uint8_t *in, size_t n, size_t cut,
+		       uint8_t *kept, size_t want)
+{
+	struct ws_decoder d;
+	struct ws_message m;
+	size_t used;
+
+	ws_decoder_init(&d, cfg);
+	if (cut > 0)
+		cr_assert_eq(ws_decoder_feed(&d, in, cut, &used, &m),
+			     WS_DECODE_NEED_MORE);
+	cr_assert_eq(ws_decoder_feed(&d, in + cut, n - cut, &used, &m),
+		     WS_DECODE_MESSAGE);
+	cr_assert_geq(m.kept, want);
+	ws_message_copy(&m, kept, want);
+	ws_decoder_free(&d);
+	return m.utf8_valid;
+}
+
 Test(ws_decoder, long_masked_text_is_judged_wherever_its_odd_bytes_lie)
 {
 	/* A long masked text with a character that is not ASCII at p, then
@@ -200,27 +223,16 @@ Test(ws_decoder, long_masked_text_is_judged_wherever_its_odd_bytes_lie)
 
 			for (int way = 0; way < 3; way++) {
 				struct ws_decoder_config cfg = from_client;
-				struct ws_decoder d;
-				struct ws_message m;
-				size_t used, cut = way == 2 ? n / 3 : 0;
-
-				cfg.keep_text = 16;
-				cfg.borrow_masked = way == 1;
-				ws_decoder_init(&d, &cfg);
-				if (cut > 0)
-					cr_assert_eq(ws_decoder_feed(&d, in, cut,
-								     &used, &m),
-						     WS_DECODE_NEED_MORE);
-				cr_assert_eq(ws_decoder_feed(&d, in + cut,
-							     n - cut, &used,
-							     &m),
-					     WS_DECODE_MESSAGE);
-				cr_assert_eq(m.utf8_valid, want,
-					     "p %zu q %zu way %d", p, q, way);
 				uint8_t kept[16];
-				ws_message_copy(&m, kept, m.kept);
-				cr_assert_arr_eq(kept, text, 16);
-				ws_decoder_free(&d);
+
+				cfg.keep_text = sizeof(kept);
+				cfg.borrow_masked = way == 1;
+				cr_assert_eq(decode_one(&cfg, in, n,
+							way == 2 ? n / 3 : 0,
+							kept, sizeof(kept)),
+					     want, "p %zu q %zu way %d", p, q,
+					     way);
+				cr_assert_arr_eq(kept, text, sizeof(kept));
 			}
 		}
 	}
@@ -248,20 +260,13 @@ Test(ws_decoder, masked_text_in_pieces_is_scanned_with_the_mask_where_it_is)
 		 * offset 2 of the mask. */
 		for (size_t cut = 8 + 262; cut <= 8 + 266; cut += 2) {
 			struct ws_decoder_config cfg = from_client;
-			struct ws_decoder d;
-			struct ws_message m;
-			size_t used;
+			uint8_t kept[2];
 
-			cfg.keep_text = 16;
-			ws_decoder_init(&d, &cfg);
-			cr_assert_eq(ws_decoder_feed(&d, in, cut, &used, &m),
-				     WS_DECODE_NEED_MORE);
-			cr_assert_eq(ws_decoder_feed(&d, in + cut, n - cut,
-						     &used, &m),
-				     WS_DECODE_MESSAGE);
-			cr_assert_eq(m.utf8_valid, bad == sizeof(text),
+			cfg.keep_text = sizeof(kept);
+			cr_assert_eq(decode_one(&cfg, in, n, cut, kept,
+						sizeof(kept)),
+				     bad == sizeof(text),
 				     "bad at %zu, cut at %zu", bad, cut);
-			ws_decoder_free(&d);
 		}
 		if (bad < sizeof(text))
 			text[bad + 1] = (char)0xa9;

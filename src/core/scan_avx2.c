@@ -18,6 +18,25 @@ __attribute__((target("avx2"))) static inline __m256i scan_avx2_key(vec16 key)
 	return _mm256_broadcastsi128_si256((__m128i)key);
 }
 
+/* The four 32-byte blocks of a step at p, each XORed with k, and the OR
+ * of all four (whose top bits say whether any byte is not ASCII); each
+ * block is unmasked before the OR, since XOR does not distribute over
+ * it. */
+__attribute__((target("avx2"))) static inline __m256i
+scan_avx2_load_step(const uint8_t *p, __m256i k, __m256i v[4])
+{
+	/* Spelled out: as a loop, gcc 12 keeps v on the stack. */
+	v[0] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), k);
+	v[1] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 32)),
+				k);
+	v[2] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 64)),
+				k);
+	v[3] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 96)),
+				k);
+	return _mm256_or_si256(_mm256_or_si256(v[0], v[1]),
+			       _mm256_or_si256(v[2], v[3]));
+}
+
 __attribute__((target("avx2"))) size_t
 scan_avx2_unmask_copy(uint8_t *dst, const uint8_t *src, size_t n,
 		      vec16 key, uint8_t *high)
@@ -26,23 +45,16 @@ scan_avx2_unmask_copy(uint8_t *dst, const uint8_t *src, size_t n,
 	__m256i seen = _mm256_setzero_si256();
 	size_t i = 0;
 
-	/* Each block is loaded before it is stored, so dst may be src. */
+	/* Each step is loaded whole before it is stored, so dst may be
+	 * src. */
 	for (; i + 128 <= n; i += 128) {
-		__m256i a = _mm256_xor_si256(
-			_mm256_loadu_si256((const __m256i *)(src + i)), k);
-		__m256i b = _mm256_xor_si256(
-			_mm256_loadu_si256((const __m256i *)(src + i + 32)), k);
-		__m256i c = _mm256_xor_si256(
-			_mm256_loadu_si256((const __m256i *)(src + i + 64)), k);
-		__m256i d = _mm256_xor_si256(
-			_mm256_loadu_si256((const __m256i *)(src + i + 96)), k);
-		seen = _mm256_or_si256(seen,
-				       _mm256_or_si256(_mm256_or_si256(a, b),
-						       _mm256_or_si256(c, d)));
-		_mm256_storeu_si256((__m256i *)(dst + i), a);
-		_mm256_storeu_si256((__m256i *)(dst + i + 32), b);
-		_mm256_storeu_si256((__m256i *)(dst + i + 64), c);
-		_mm256_storeu_si256((__m256i *)(dst + i + 96), d);
+		__m256i v[4];
+
+		seen = _mm256_or_si256(seen, scan_avx2_load_step(src + i, k, v));
+		_mm256_storeu_si256((__m256i *)(dst + i), v[0]);
+		_mm256_storeu_si256((__m256i *)(dst + i + 32), v[1]);
+		_mm256_storeu_si256((__m256i *)(dst + i + 64), v[2]);
+		_mm256_storeu_si256((__m256i *)(dst + i + 96), v[3]);
 	}
 	if (_mm256_movemask_epi8(seen))
 		*high |= 0x80;
@@ -56,19 +68,9 @@ scan_avx2_ascii(const uint8_t *p, size_t n, vec16 key)
 	size_t i = 0;
 
 	for (; i + 128 <= n; i += 128) {
-		/* Each block unmasked before the OR: XOR does not
-		 * distribute over it. */
-		__m256i a = _mm256_xor_si256(
-			_mm256_loadu_si256((const __m256i *)(p + i)), k);
-		__m256i b = _mm256_xor_si256(
-			_mm256_loadu_si256((const __m256i *)(p + i + 32)), k);
-		__m256i c = _mm256_xor_si256(
-			_mm256_loadu_si256((const __m256i *)(p + i + 64)), k);
-		__m256i d = _mm256_xor_si256(
-			_mm256_loadu_si256((const __m256i *)(p + i + 96)), k);
-		__m256i any = _mm256_or_si256(_mm256_or_si256(a, b),
-					      _mm256_or_si256(c, d));
-		if (_mm256_movemask_epi8(any))
+		__m256i v[4];
+
+		if (_mm256_movemask_epi8(scan_avx2_load_step(p + i, k, v)))
 			break;
 	}
 	return i;
