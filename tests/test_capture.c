@@ -12,6 +12,7 @@
 #include "wsdbg/capture.h"
 #include "wsdbg/http_upgrade.h"
 #include "wsdbg/registry.h"
+#include "ws_encoder.h"
 
 static const char request[] =
 	"GET /chat?room=1 HTTP/1.1\r\n"
@@ -439,4 +440,71 @@ Test(capture, a_busy_connection_holds_at_most_100_kib_decoders_included)
 	char *json = snapshot();
 	HAS(json, "\"memory_held\": ");
 	free(json);
+}
+
+/* Feeds one text message of len bytes from sender e (the client's as
+ * received, the server's as sent), compressed. */
+static void feed_compressed(struct ws_encoder *e, enum registry_dir dir,
+			    const char *text, size_t len)
+{
+	struct ws_encoder_buf wire = {0};
+	struct ws_encoder_message m = {.opcode = 0x1,
+				       .payload = (const uint8_t *)text,
+				       .len = len, .compress = true};
+
+	ws_encoder_put_message(e, &wire, &m);
+	feed(dir, wire.data, wire.len);
+	ws_encoder_buf_free(&wire);
+}
+
+Test(capture, after_a_large_compressed_message_small_ones_are_still_kept)
+{
+	/* Inflating a message keeps its prefix in the decoder's buffer,
+	 * up to 10 KiB a direction: given back once the message is
+	 * recorded, and not counted meanwhile. The two inflate windows
+	 * (about 40 KiB each) count in the registry's total, not against
+	 * the connection's 100 KiB for what wsdbg keeps: both prefixes of
+	 * 10 KiB are kept, and the small texts after them. */
+	static const char answer[] =
+		"HTTP/1.1 101 Switching Protocols\r\n"
+		"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+		"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+	struct ws_encoder client, server;
+	static char big[12000];
+	char small[32];
+
+	ws_encoder_init(&client, &(struct ws_encoder_config){
+		.masked = true, .deflate = true, .window_bits = 15,
+		.level = -1, .seed = 7});
+	ws_encoder_init(&server, &(struct ws_encoder_config){
+		.deflate = true, .window_bits = 15, .level = -1, .seed = 9});
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + (i * 7 + i / 13) % 26);
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, answer, strlen(answer));
+	feed_compressed(&client, REGISTRY_RECEIVED, big, sizeof(big));
+	feed_compressed(&server, REGISTRY_SENT, big, sizeof(big));
+	cr_assert_eq(stream.sent.keep_cap + stream.received.keep_cap, 0);
+	cr_assert_geq(registry_memory_used(registry), 2 * 10240);
+	for (int i = 0; i < 5; i++) {
+		int n = snprintf(small, sizeof(small), "small %d", i);
+
+		feed_compressed(&client, REGISTRY_RECEIVED, small, (size_t)n);
+		feed_compressed(&server, REGISTRY_SENT, small, (size_t)n);
+		cr_assert_gt(stream.sent_inflate, 30u << 10);
+		cr_assert_gt(stream.received_inflate, 30u << 10);
+		cr_assert_leq(registry_memory_held(registry) -
+				      stream.sent_inflate -
+				      stream.received_inflate,
+			      100u << 10);
+	}
+	cr_assert_geq(registry_memory_used(registry), 2 * 10240,
+		      "the big texts are still kept");
+	char *json = snapshot();
+	HAS(json, "\"text\": \"small 0\"");
+	HAS(json, "\"text\": \"small 4\"");
+	free(json);
+	ws_encoder_free(&client);
+	ws_encoder_free(&server);
 }

@@ -561,7 +561,7 @@ static void report_capture(struct registry *r, uint64_t id, size_t bytes)
 	struct registry_batch b;
 
 	registry_batch_begin(r, &b, id);
-	registry_batch_capture_memory(&b, bytes);
+	registry_batch_capture_memory(&b, bytes, 0);
 	registry_batch_end(&b);
 }
 

@@ -21,7 +21,8 @@
  *     connection (max_conn_held) and in all (max_held): a connection's
  *     record and strings, its ring, what the caller holds for it and
  *     reports (registry_batch_capture_memory: the capture stream and its
- *     decoders' buffers and inflate state) and its stored data. Only
+ *     decoders' buffers and inflate state; inflate state counts in all
+ *     only) and its stored data. Only
  *     stored data can be given up, oldest first; when the rest alone
  *     reaches a cap, nothing more is stored under it. Every figure is an
  *     allocation as the heap counts it (chunk header and rounding).
@@ -191,9 +192,16 @@ void registry_batch_wire_bytes(struct registry_batch *b, enum registry_dir dir,
 
 /* Inside a batch: the caller now holds bytes for this connection (its
  * capture stream, the decoders' kept-prefix buffers and inflate state),
- * counted against max_conn_held and max_held from now on. Report it
- * before the messages whose decoding made it grow. */
-void registry_batch_capture_memory(struct registry_batch *b, size_t bytes);
+ * counted against max_held from now on, and against max_conn_held but for
+ * `inflate` of them, the decompressors' state (zlib's state and window,
+ * about 40 KiB a compressed direction, which any receiver of
+ * permessage-deflate holds: counted in all, not against the room a
+ * connection has for what wsdbg keeps). When it grew, the oldest stored
+ * data (this connection's, then any) is given up until everything held is
+ * within the caps again. Report it before the messages whose decoding
+ * made it grow. */
+void registry_batch_capture_memory(struct registry_batch *b, size_t bytes,
+				   size_t inflate);
 
 /* begin, one registry_batch_message per element of msgs, end. */
 void registry_messages(struct registry *r, uint64_t id, enum registry_dir dir,

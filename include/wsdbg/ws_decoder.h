@@ -154,6 +154,14 @@ enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 				      size_t len, size_t *consumed,
 				      struct ws_message *msg);
 
+/* Gives back the kept-prefix buffer between messages, once the caller is
+ * done with the last message handed out (its data may point there).
+ * Decoding goes on as before; a later message that needs the buffer
+ * allocates it again. For a buffer needed only now and then, as for the
+ * inflated text of a compressed message: held on, it would count against
+ * the caller's memory for nothing. No effect inside a message. */
+void ws_decoder_trim(struct ws_decoder *d);
+
 /* Copies the first n (<= m->kept) payload bytes of m to dst, unmasked. */
 void ws_message_copy(const struct ws_message *m, uint8_t *dst, size_t n);
 
@@ -172,5 +180,9 @@ void ws_decoder_fail(struct ws_decoder *d, enum ws_error err);
  * allocation as wsdbg_alloc_cost() (alloc_cost.h) counts it. The struct
  * itself is the caller's. 0 for a new decoder. */
 size_t ws_decoder_memory(const struct ws_decoder *d);
+
+/* Of ws_decoder_memory(), what the inflate stream holds (zlib's state and
+ * window, about 40 KiB once a compressed message came); 0 before. */
+size_t ws_decoder_inflate_memory(const struct ws_decoder *d);
 
 #endif

@@ -64,17 +64,24 @@ static size_t capture_memory(const struct capture_stream *s)
 	return sizeof(*s) + s->sent_memory + s->received_memory;
 }
 
-/* Tells the registry what the stream now holds for its connection. */
+/* Of capture_memory(), the inflate streams' part. */
+static size_t capture_inflate_memory(const struct capture_stream *s)
+{
+	return s->sent_inflate + s->received_inflate;
+}
+
+/* Tells the registry what the stream now holds for its connection, bytes
+ * in all, inflate of them its inflate streams. */
 static void capture_report_memory(struct capture_stream *s,
 				  const struct capture_context *ctx,
-				  size_t bytes)
+				  size_t bytes, size_t inflate)
 {
 	struct registry_batch batch;
 
 	if (s->id == 0 || s->id == REGISTRY_ID_FAULT)
 		return;
 	registry_batch_begin(ctx->registry, &batch, s->id);
-	registry_batch_capture_memory(&batch, bytes);
+	registry_batch_capture_memory(&batch, bytes, inflate);
 	registry_batch_end(&batch);
 }
 
@@ -91,7 +98,7 @@ static void capture_ignore(struct capture_stream *s,
 			   const struct capture_context *ctx)
 {
 	if (s->phase == CAPTURE_FRAMES)
-		capture_report_memory(s, ctx, 0);
+		capture_report_memory(s, ctx, 0, 0);
 	capture_release(s);
 	s->phase = CAPTURE_IGNORED;
 }
@@ -252,8 +259,9 @@ static void capture_start_frames(struct capture_stream *s,
 	ws_decoder_init(&s->sent, &sent);
 	ws_decoder_init(&s->received, &received);
 	s->sent_memory = s->received_memory = 0; /* nothing allocated yet */
+	s->sent_inflate = s->received_inflate = 0;
 	s->phase = CAPTURE_FRAMES;
-	capture_report_memory(s, ctx, capture_memory(s));
+	capture_report_memory(s, ctx, capture_memory(s), 0);
 }
 
 static void capture_frames(struct capture_stream *s,
@@ -343,6 +351,24 @@ static void capture_answer_bytes(struct capture_stream *s,
 				   now);
 }
 
+/* Tells the registry what decoder d holds now, if that changed. */
+static void capture_count_decoder(struct capture_stream *s,
+				  const struct ws_decoder *d,
+				  struct registry_batch *batch)
+{
+	bool sent = d == &s->sent;
+	size_t *held = sent ? &s->sent_memory : &s->received_memory;
+	size_t *inflate = sent ? &s->sent_inflate : &s->received_inflate;
+	size_t now_held = ws_decoder_memory(d);
+
+	if (now_held != *held) {
+		*held = now_held;
+		*inflate = ws_decoder_inflate_memory(d);
+		registry_batch_capture_memory(batch, capture_memory(s),
+					      capture_inflate_memory(s));
+	}
+}
+
 /* Decodes buf[0..len) of one direction into the open batch. Returns
  * false when the decoder broke its contract (ws_decoder.h: never more
  * than given, and all of it when it needs more). */
@@ -350,8 +376,6 @@ static bool capture_decode(struct capture_stream *s, struct ws_decoder *d,
 			   struct registry_batch *batch, enum registry_dir dir,
 			   const uint8_t *buf, size_t len, double now)
 {
-	size_t *held = d == &s->sent ? &s->sent_memory : &s->received_memory;
-
 	while (len > 0 && ws_decoder_error(d) == WS_OK && !batch->faulted) {
 		size_t used = 0;
 		struct ws_message m;
@@ -363,14 +387,23 @@ static bool capture_decode(struct capture_stream *s, struct ws_decoder *d,
 		len -= used;
 		if (st != WS_DECODE_MESSAGE)
 			break;
-		/* Decoding it may have grown a buffer: counted first. */
-		size_t now_held = ws_decoder_memory(d);
-		if (now_held != *held) {
-			*held = now_held;
-			registry_batch_capture_memory(batch,
-						      capture_memory(s));
+		if (!m.inflated) {
+			/* Decoding it may have grown a buffer that stays:
+			 * counted first. */
+			capture_count_decoder(s, d, batch);
+			registry_batch_message(batch, dir, &m, now);
+			continue;
 		}
+		/* A compressed message's text was inflated into the
+		 * decoder's buffer (up to 10 KiB), needed again only by the
+		 * next compressed message: given back once recorded, and
+		 * not counted meanwhile, so that it does not evict stored
+		 * text for the moment it lives. What stays (the inflate
+		 * window, made by the first such message) is counted after,
+		 * and the registry gives up the oldest text for it. */
 		registry_batch_message(batch, dir, &m, now);
+		ws_decoder_trim(d);
+		capture_count_decoder(s, d, batch);
 	}
 	return true;
 }
@@ -503,7 +536,7 @@ void capture_close(struct capture_stream *s, const struct capture_context *ctx,
 		   double now)
 {
 	if (s->phase == CAPTURE_FRAMES)
-		capture_report_memory(s, ctx, 0);
+		capture_report_memory(s, ctx, 0, 0);
 	if (s->id)
 		registry_closed(ctx->registry, s->id, now);
 	capture_discard(s);

@@ -79,6 +79,21 @@ size_t ws_decoder_memory(const struct ws_decoder *d)
 	return d->inflate ? n + ws_inflate_memory(d->inflate) : n;
 }
 
+size_t ws_decoder_inflate_memory(const struct ws_decoder *d)
+{
+	return d->inflate ? ws_inflate_memory(d->inflate) : 0;
+}
+
+void ws_decoder_trim(struct ws_decoder *d)
+{
+	if (d->in_message) /* the prefix of a message under way */
+		return;
+	free(d->keep);
+	d->keep = NULL;
+	d->keep_cap = 0;
+	d->keep_len = 0;
+}
+
 void ws_decoder_fail(struct ws_decoder *d, enum ws_error err)
 {
 	if (d->error == WS_OK && err != WS_OK)

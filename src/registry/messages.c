@@ -31,12 +31,24 @@ size_t registry_conn_fixed(const struct registry_conn *c)
 	return n;
 }
 
+static void held_within_caps(struct registry *r, struct registry_conn *c);
+
 void registry_conn_recount(struct registry *r, struct registry_conn *c)
 {
 	size_t fixed = registry_conn_fixed(c);
+	bool grew = fixed > c->fixed;
 
 	r->fixed = r->fixed - c->fixed + fixed;
 	c->fixed = fixed;
+	if (grew)
+		held_within_caps(r, c);
+}
+
+/* What of c's fixed part counts against max_conn_held: all but the
+ * inflate state (registry.h). */
+static size_t conn_fixed_capped(const struct registry_conn *c)
+{
+	return c->fixed - c->capture_inflate;
 }
 
 /* Whether cost more bytes of stored data fit c's caps. */
@@ -44,7 +56,7 @@ static bool conn_fits(const struct registry *r, const struct registry_conn *c,
 		      size_t cost)
 {
 	return c->mem + cost <= r->cfg.max_conn_memory &&
-	       c->fixed + c->mem + cost <= r->cfg.max_conn_held;
+	       conn_fixed_capped(c) + c->mem + cost <= r->cfg.max_conn_held;
 }
 
 /* Whether cost more bytes of stored data fit the registry's caps. */
@@ -155,6 +167,20 @@ static bool drop_registry_oldest(struct registry *r, struct stored_data **spare)
 	return false;
 }
 
+/* After what c holds besides its stored data grew (its decoders' buffers,
+ * an inflate window, its ring): gives up stored data, c's oldest first,
+ * then the registry's oldest, until everything held is within the caps
+ * again, as storing a message would have to. Lock held. */
+static void held_within_caps(struct registry *r, struct registry_conn *c)
+{
+	while (conn_fixed_capped(c) + c->mem > r->cfg.max_conn_held)
+		if (!drop_oldest_data(r, c, NULL))
+			break;
+	while (r->fixed + r->mem > r->cfg.max_held)
+		if (!drop_registry_oldest(r, NULL))
+			break;
+}
+
 /* conn_ages_prune's test: whether connection id is still held. */
 static bool conn_is_held(uint64_t id, void *r)
 {
@@ -244,7 +270,7 @@ static void data_store(struct registry *r, struct registry_conn *c,
 	    !registry_fits(r, cost)) {
 		if (n > UINT32_MAX || cost > r->cfg.max_conn_memory ||
 		    cost > r->cfg.max_memory ||
-		    c->fixed + cost > r->cfg.max_conn_held ||
+		    conn_fixed_capped(c) + cost > r->cfg.max_conn_held ||
 		    r->fixed + cost > r->cfg.max_held) {
 			s->text_dropped = true; /* never fits */
 			return;
@@ -605,13 +631,15 @@ void registry_batch_wire_bytes(struct registry_batch *b, enum registry_dir dir,
 		b->conn->counts[dir].wire_bytes += bytes;
 }
 
-void registry_batch_capture_memory(struct registry_batch *b, size_t bytes)
+void registry_batch_capture_memory(struct registry_batch *b, size_t bytes,
+				   size_t inflate)
 {
 	struct registry_conn *c = b->conn;
 
-	if (!c || c->capture_mem == bytes)
+	if (!c || (c->capture_mem == bytes && c->capture_inflate == inflate))
 		return;
 	c->capture_mem = bytes;
+	c->capture_inflate = inflate <= bytes ? inflate : bytes;
 	registry_conn_recount(b->r, c);
 }
 

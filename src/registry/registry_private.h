@@ -126,6 +126,8 @@ struct registry_conn {
 	/* Bytes the caller holds for it (capture stream and decoders), as
 	 * last reported (registry_batch_capture_memory). */
 	size_t capture_mem;
+	/* Of capture_mem, inflate state: not under max_conn_held. */
+	size_t capture_inflate;
 	/* registry_conn_fixed(), kept current (registry_conn_recount). */
 	size_t fixed;
 
@@ -255,7 +257,9 @@ size_t registry_conn_fixed(const struct registry_conn *c);
 
 /* messages.c: brings c->fixed, and r->fixed with it, up to date after
  * anything registry_conn_fixed counts changed. Every such change calls
- * it, so c->fixed and r->fixed are always exact. Lock held. */
+ * it, so c->fixed and r->fixed are always exact. When c->fixed grew, the
+ * oldest stored data (c's, then the registry's) is given up until
+ * everything held is within the caps again. Lock held. */
 void registry_conn_recount(struct registry *r, struct registry_conn *c);
 
 /* The string at off in c's block, or NULL. */
