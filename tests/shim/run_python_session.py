@@ -106,6 +106,17 @@ def check_connection(c, compressed):
               and received[3]["frames"] >= 2, "fragmented message")
         check(received[4]["size"] == 12000 and received[4]["truncated"],
               "long text size and truncation")
+        # Kept both ways, compressed or not: the inflate state does not
+        # crowd a connection's text out (each direction's 10 KiB prefix
+        # and the close reason after them).
+        long_sent = [m for m in sent if m.get("size") == 12000]
+        for m, who in ((received[4], "received"),
+                       (long_sent[0] if long_sent else {}, "sent")):
+            check(not m.get("text_dropped", True)
+                  and m.get("text", "").startswith("é" * 100),
+                  f"long text {who} kept: {m.get('text_dropped')}")
+        check(not received[5].get("text_dropped", True),
+              "the close frame's reason kept after the long texts")
     check(any(m["type"] == "pong" for m in sent), "pong sent")
     check(c["received"]["messages"] == 6, "received message count")
     check(c["close"] and c["close"]["code"] == 4001
