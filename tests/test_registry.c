@@ -558,13 +558,24 @@ Test(registry, a_connection_past_its_memory_cap_drops_its_oldest_text_first)
 	registry_free(r);
 }
 
+/* Reports that the caller holds bytes for connection id, inflate of them
+ * inflate state. */
+static void report_capture(struct registry *r, uint64_t id, size_t bytes,
+			   size_t inflate)
+{
+	struct registry_batch b;
+
+	registry_batch_begin(r, &b, id);
+	registry_batch_capture_memory(&b, bytes, inflate);
+	registry_batch_end(&b);
+}
+
 Test(registry, what_the_caller_holds_growing_gives_up_the_oldest_text)
 {
 	/* Stored text fills the connection's cap; then the caller's own
 	 * buffers grow (an inflate window, say): the oldest text goes until
 	 * everything held is within the cap again, the newest stays. */
 	struct registry_config cfg = config();
-	struct registry_batch b;
 	struct registry *r;
 	uint64_t id;
 	char *j;
@@ -574,9 +585,7 @@ Test(registry, what_the_caller_holds_growing_gives_up_the_oldest_text)
 	id = open_ws(r, REGISTRY_SERVER, 1);
 	flow_kib(r, id, 60, 64 << 10);
 	cr_assert_gt(registry_memory_held(r), 56 << 10);
-	registry_batch_begin(r, &b, id);
-	registry_batch_capture_memory(&b, 40 << 10, 0);
-	registry_batch_end(&b);
+	report_capture(r, id, 40 << 10, 0);
 	cr_assert_leq(registry_memory_held(r), 64 << 10);
 	j = snapshot(r);
 	assert_field(j, "connections.0.messages.0.text_dropped", "true");
@@ -584,9 +593,7 @@ Test(registry, what_the_caller_holds_growing_gives_up_the_oldest_text)
 	assert_field(j, "connections.0.messages.59.text_dropped", "false");
 	free(j);
 	/* Shrinking gives nothing back but room. */
-	registry_batch_begin(r, &b, id);
-	registry_batch_capture_memory(&b, 1 << 10, 0);
-	registry_batch_end(&b);
+	report_capture(r, id, 1 << 10, 0);
 	j = snapshot(r);
 	assert_field(j, "connections.0.messages.59.text_dropped", "false");
 	free(j);
@@ -599,7 +606,6 @@ Test(registry, inflate_state_counts_in_all_but_not_against_a_connections_room)
 	 * has its whole room for text under max_conn_held, while
 	 * everything held, inflate state included, stays under max_held. */
 	struct registry_config cfg = config();
-	struct registry_batch b;
 	struct registry *r;
 	uint64_t id;
 	char *j;
@@ -608,9 +614,7 @@ Test(registry, inflate_state_counts_in_all_but_not_against_a_connections_room)
 	cfg.max_held = 96 << 10;
 	r = new_registry(&cfg);
 	id = open_ws(r, REGISTRY_SERVER, 1);
-	registry_batch_begin(r, &b, id);
-	registry_batch_capture_memory(&b, 40 << 10, 36 << 10);
-	registry_batch_end(&b);
+	report_capture(r, id, 40 << 10, 36 << 10);
 	flow_kib(r, id, 50, 64 << 10);
 	cr_assert_gt(registry_memory_used(r), 48 << 10,
 		     "the inflate state took no room from the text");
