@@ -28,7 +28,12 @@
  *     and the same with 10 KiB messages (the most text kept per message);
  *   - the peak over 1,000 connections each carrying 100 messages of 1 KiB
  *     each way, at the defaults (50 connections detailed) and with
- *     max_connections 1000.
+ *     max_connections 1000;
+ *   - one connection with permessage-deflate agreed (without context
+ *     takeover, so that one compressed frame can be sent again), after
+ *     10,000 compressed texts of 1 KiB, then of 10 KiB, each way: the
+ *     inflate state of both directions comes on top of the connection's
+ *     100 KiB (registry.h).
  * Each figure is also given as the registry's own count of stored message
  * data (registry_memory_used(), the snapshot's "memory_used").
  *
@@ -60,6 +65,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "bench_ws.h"
 #include "wsdbg/capture.h"
@@ -116,9 +122,53 @@ static uint8_t *frames(size_t count, size_t size, bool binary,
 	return buf;
 }
 
-/* Takes stream s (fd) through a browser-like upgrade, server side. */
+/* One text frame of size bytes, compressed alone (permessage-deflate
+ * without context takeover, RFC 7692 7.2.1: each message stands by
+ * itself, so the same bytes can be sent again), masked when from the
+ * client. */
+static uint8_t *compressed_frame(size_t size, bool from_client, size_t *len)
+{
+	uint8_t *payload = malloc(size + 1);
+	uLong bound = compressBound((uLong)size) + 16;
+	uint8_t *z = malloc(bound), *buf = malloc(BENCH_FRAME_HEADER_MAX + bound);
+	z_stream zs = {0};
+
+	if (!payload || !z || !buf ||
+	    deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	fill_text(payload, size);
+	zs.next_in = payload;
+	zs.avail_in = (uInt)size;
+	zs.next_out = z;
+	zs.avail_out = (uInt)bound;
+	if (deflate(&zs, Z_SYNC_FLUSH) != Z_OK || zs.avail_in != 0)
+		abort();
+	/* RFC 7692 7.2.1: the flush's empty block tail is left off. */
+	size_t zlen = bound - zs.avail_out - 4;
+	deflateEnd(&zs);
+	uint8_t key[4];
+	bench_random(key, 4);
+	size_t o = bench_frame_header(buf, BENCH_OP_TEXT, true, zlen,
+				      from_client ? key : NULL);
+	memcpy(buf + o, z, zlen);
+	if (from_client)
+		bench_mask(buf + o, zlen, key, 0);
+	free(payload);
+	free(z);
+	*len = o + zlen;
+	return buf;
+}
+
+/* permessage-deflate as the compressed rows agree it. */
+static const char deflate_ext[] =
+	"permessage-deflate; client_no_context_takeover; "
+	"server_no_context_takeover";
+
+/* Takes stream s (fd) through a browser-like upgrade, server side, with
+ * the extensions answered (NULL: none). */
 static void handshake(struct capture_stream *s, const struct capture_context *ctx,
-		      int n)
+		      int n, const char *extensions)
 {
 	char key[25], accept[29], req[1024], res[256];
 	uint8_t raw[16];
@@ -134,13 +184,17 @@ static void handshake(struct capture_stream *s, const struct capture_context *ct
 	    "Sec-WebSocket-Version: 13\r\nOrigin: http://localhost:8080\r\n"
 	    "Sec-WebSocket-Key: %s\r\nConnection: keep-alive, Upgrade\r\n"
 	    "Cookie: session=0123456789abcdef\r\nPragma: no-cache\r\n"
-	    "Cache-Control: no-cache\r\nUpgrade: websocket\r\n\r\n",
-	    n, key);
+	    "Cache-Control: no-cache\r\nUpgrade: websocket\r\n%s\r\n",
+	    n, key,
+	    extensions ? "Sec-WebSocket-Extensions: permessage-deflate; "
+			 "client_max_window_bits\r\n" : "");
 	int sl = snprintf(res, sizeof(res),
 			  "HTTP/1.1 101 Switching Protocols\r\n"
 			  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-			  "Sec-WebSocket-Accept: %s\r\n\r\n",
-			  accept);
+			  "Sec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+			  accept, extensions ? "Sec-WebSocket-Extensions: " : "",
+			  extensions ? extensions : "",
+			  extensions ? "\r\n" : "");
 	double now = clock_now();
 	capture_feed(s, ctx, REGISTRY_RECEIVED, (const uint8_t *)req,
 		     (size_t)rl, now);
@@ -181,7 +235,7 @@ static void echo_round(struct capture_stream *s,
 /* conns server-side streams of registry ctx->registry, each past a
  * browser-like upgrade. */
 static struct capture_stream *streams_open(const struct capture_context *ctx,
-					   int conns)
+					   int conns, const char *extensions)
 {
 	struct capture_stream *s = calloc((size_t)conns, sizeof(*s));
 
@@ -189,7 +243,7 @@ static struct capture_stream *streams_open(const struct capture_context *ctx,
 		abort();
 	for (int i = 0; i < conns; i++) {
 		capture_init(&s[i], i + 3);
-		handshake(&s[i], ctx, i);
+		handshake(&s[i], ctx, i, extensions);
 	}
 	return s;
 }
@@ -248,7 +302,7 @@ static void bench_frames(size_t size, size_t batch, bool binary, int reps,
 		struct capture_context ctx = {.registry = reg};
 		struct capture_stream s;
 		capture_init(&s, 3);
-		handshake(&s, &ctx, r);
+		handshake(&s, &ctx, r, NULL);
 		uint64_t rounds = 0, t0 = bench_now_ns(), t1;
 		do {
 			for (int k = 0; k < 16; k++, rounds++)
@@ -385,7 +439,7 @@ static int bench_count(int conns, size_t batch, size_t size, size_t evict)
 
 	if (!ctx.registry)
 		abort();
-	struct capture_stream *s = streams_open(&ctx, conns);
+	struct capture_stream *s = streams_open(&ctx, conns, NULL);
 	warm_up(s, conns, &ctx, in, in_len, out, out_len);
 	uint64_t before = snapshot_total(ctx.registry, "messages_received");
 	for (uint64_t k = 0; k < rounds; k++) {
@@ -438,7 +492,7 @@ static void bench_spread(int conns, size_t size, size_t evict, int reps,
 		struct ws_decoder *dout = calloc((size_t)conns, sizeof(*dout));
 		if (!ctx.registry || !din || !dout)
 			abort();
-		struct capture_stream *s = streams_open(&ctx, conns);
+		struct capture_stream *s = streams_open(&ctx, conns, NULL);
 		for (int i = 0; i < conns; i++)
 			bare_decoders(&cfg, &din[i], &dout[i]);
 		warm_up(s, conns, &ctx, in, in_len, out, out_len);
@@ -489,16 +543,20 @@ static void bench_spread(int conns, size_t size, size_t evict, int reps,
 }
 
 /* Memory: n connections opened (and messages sent each way on each) in
- * a registry with max_connections; prints bytes per connection. */
+ * a registry with max_connections, permessage-deflate agreed when
+ * deflate; prints bytes per connection. */
 static void bench_memory(const char *label, unsigned max_connections,
-			 int nconns, int messages, size_t msg_size)
+			 int nconns, int messages, size_t msg_size,
+			 bool deflate)
 {
 	struct registry_config cfg;
 	registry_config_defaults(&cfg);
 	cfg.max_connections = max_connections;
 	size_t in_len, out_len;
-	uint8_t *in = frames(1, msg_size, false, true, &in_len);
-	uint8_t *out = frames(1, msg_size, false, false, &out_len);
+	uint8_t *in = deflate ? compressed_frame(msg_size, true, &in_len)
+			      : frames(1, msg_size, false, true, &in_len);
+	uint8_t *out = deflate ? compressed_frame(msg_size, false, &out_len)
+			       : frames(1, msg_size, false, false, &out_len);
 
 	/* From after the registry is made: it is made once per process, and
 	 * what is measured is what connections add to it. */
@@ -508,7 +566,8 @@ static void bench_memory(const char *label, unsigned max_connections,
 	malloc_trim(0);
 	size_t base = heap_in_use(), peak = 0;
 	struct capture_context ctx = {.registry = reg};
-	struct capture_stream *s = streams_open(&ctx, nconns);
+	struct capture_stream *s =
+		streams_open(&ctx, nconns, deflate ? deflate_ext : NULL);
 	size_t after_open = heap_in_use() - base;
 	peak = after_open;
 	for (int m = 0; m < messages; m++) {
@@ -544,14 +603,19 @@ static int memory_table(void)
 	printf("| case | conns | messages each way | bytes/conn opened | "
 	       "bytes/conn at end | peak total | stored |\n"
 	       "|---|---|---|---|---|---|---|\n");
-	bench_memory("idle, all detailed", 1000, 1000, 0, 1024);
-	bench_memory("one busy connection, defaults", 50, 1, 10000, 1024);
+	bench_memory("idle, all detailed", 1000, 1000, 0, 1024, false);
+	bench_memory("one busy connection, defaults", 50, 1, 10000, 1024,
+		     false);
 	bench_memory("one busy connection, 10 KiB text, defaults", 50, 1,
-		     10000, 10240);
+		     10000, 10240, false);
 	bench_memory("1,000 busy, defaults (50 detailed)", 50, 1000, 100,
-		     1024);
+		     1024, false);
 	bench_memory("1,000 busy, max_connections 1000", 1000, 1000, 100,
-		     1024);
+		     1024, false);
+	bench_memory("one busy compressed connection, defaults", 50, 1,
+		     10000, 1024, true);
+	bench_memory("one busy compressed connection, 10 KiB text, defaults",
+		     50, 1, 10000, 10240, true);
 	return 0;
 }
 
