@@ -485,7 +485,8 @@ Test(capture, after_a_large_compressed_message_small_ones_are_still_kept)
 	feed(REGISTRY_SENT, answer, strlen(answer));
 	feed_compressed(&client, REGISTRY_RECEIVED, big, sizeof(big));
 	feed_compressed(&server, REGISTRY_SENT, big, sizeof(big));
-	cr_assert_eq(stream.sent.keep_cap + stream.received.keep_cap, 0);
+	cr_assert_leq(stream.sent.keep_cap, 256, "given back after the message");
+	cr_assert_leq(stream.received.keep_cap, 256);
 	cr_assert_geq(registry_memory_used(registry), 2 * 10240);
 	for (int i = 0; i < 5; i++) {
 		int n = snprintf(small, sizeof(small), "small %d", i);

@@ -273,6 +273,46 @@ Test(ws_decoder, masked_text_in_pieces_is_scanned_with_the_mask_where_it_is)
 	}
 }
 
+Test(ws_decoder, trim_gives_back_a_grown_buffer_between_messages_only)
+{
+	/* A masked text cut in two is gathered in the kept-prefix buffer;
+	 * trimmed after it, the decoder holds nothing, and a message under
+	 * way keeps its prefix through a trim. A buffer at its smallest
+	 * stays. */
+	char text[1000];
+	uint8_t in[1100], got[8];
+	struct ws_decoder d;
+	struct ws_message m;
+	size_t used, n;
+
+	memset(text, 't', sizeof(text));
+	n = frame(in, 0x81, key, text, sizeof(text));
+	ws_decoder_init(&d, &from_client);
+	cr_assert_eq(ws_decoder_feed(&d, in, n / 2, &used, &m),
+		     WS_DECODE_NEED_MORE);
+	ws_decoder_trim(&d); /* inside the message: no effect */
+	cr_assert_eq(ws_decoder_feed(&d, in + n / 2, n - n / 2, &used, &m),
+		     WS_DECODE_MESSAGE);
+	cr_assert(m.kept == sizeof(text) && m.utf8_valid);
+	cr_assert_arr_eq(m.data, text, sizeof(text));
+	cr_assert_gt(ws_decoder_memory(&d), 1000);
+	ws_decoder_trim(&d);
+	cr_assert_eq(ws_decoder_memory(&d), 0);
+
+	n = frame(in, 0x81, key, "small", 5);
+	cr_assert_eq(ws_decoder_feed(&d, in, 3, &used, &m),
+		     WS_DECODE_NEED_MORE);
+	cr_assert_eq(ws_decoder_feed(&d, in + 3, n - 3, &used, &m),
+		     WS_DECODE_MESSAGE);
+	ws_message_copy(&m, got, m.kept);
+	cr_assert_arr_eq(got, "small", 5);
+	size_t small = ws_decoder_memory(&d);
+	cr_assert_gt(small, 0);
+	ws_decoder_trim(&d);
+	cr_assert_eq(ws_decoder_memory(&d), small, "the smallest buffer stays");
+	ws_decoder_free(&d);
+}
+
 Test(ws_decoder, long_text_keeps_only_the_prefix_but_reports_full_size)
 {
 	char text[300];

@@ -155,11 +155,12 @@ enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
 				      struct ws_message *msg);
 
 /* Gives back the kept-prefix buffer between messages, once the caller is
- * done with the last message handed out (its data may point there).
- * Decoding goes on as before; a later message that needs the buffer
- * allocates it again. For a buffer needed only now and then, as for the
- * inflated text of a compressed message: held on, it would count against
- * the caller's memory for nothing. No effect inside a message. */
+ * done with the last message handed out (its data may point there),
+ * unless it is at its smallest (256 bytes). Decoding goes on as before; a
+ * later message that needs more allocates it again. For a buffer needed
+ * only now and then, as for the inflated text of a compressed message:
+ * held on, it would count against the caller's memory for nothing. No
+ * effect inside a message. */
 void ws_decoder_trim(struct ws_decoder *d);
 
 /* Copies the first n (<= m->kept) payload bytes of m to dst, unmasked. */

@@ -86,7 +86,10 @@ size_t ws_decoder_inflate_memory(const struct ws_decoder *d)
 
 void ws_decoder_trim(struct ws_decoder *d)
 {
-	if (d->in_message) /* the prefix of a message under way */
+	/* Inside a message it holds that message's prefix; at its smallest
+	 * it is kept, so that a run of small messages does not allocate and
+	 * free it once each. */
+	if (d->in_message || d->keep_cap <= WS_DECODER_KEEP_MIN)
 		return;
 	free(d->keep);
 	d->keep = NULL;
