@@ -509,3 +509,70 @@ Test(capture, after_a_large_compressed_message_small_ones_are_still_kept)
 	ws_encoder_free(&client);
 	ws_encoder_free(&server);
 }
+
+Test(capture, an_untracked_compressed_connection_holds_no_inflate_state)
+{
+	/* Past max_connections, a connection is counted in the totals but
+	 * not detailed, and what its stream holds is not in the registry's
+	 * count: it must not inflate (about 40 KiB a direction, for each of
+	 * possibly thousands), so its compressed messages count their wire
+	 * size. */
+	static const char answer[] =
+		"HTTP/1.1 101 Switching Protocols\r\n"
+		"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+		"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+	struct registry_config cfg;
+	struct registry *small;
+	struct capture_context ctx1;
+	struct capture_stream first, second;
+	struct ws_encoder client;
+	static char text[4000];
+
+	registry_config_defaults(&cfg);
+	cfg.max_connections = 1;
+	small = registry_new(&cfg);
+	cr_assert_not_null(small);
+	ctx1 = (struct capture_context){.registry = small};
+	capture_init(&first, 8);
+	capture_init(&second, 9);
+	capture_feed(&first, &ctx1, REGISTRY_RECEIVED,
+		     (const uint8_t *)request, strlen(request), 1.0);
+	capture_feed(&first, &ctx1, REGISTRY_SENT, (const uint8_t *)answer,
+		     strlen(answer), 1.0);
+	capture_feed(&second, &ctx1, REGISTRY_RECEIVED,
+		     (const uint8_t *)request, strlen(request), 2.0);
+	capture_feed(&second, &ctx1, REGISTRY_SENT, (const uint8_t *)answer,
+		     strlen(answer), 2.0);
+	cr_assert_eq(second.id, 0, "the second is not detailed");
+	cr_assert_eq(second.phase, CAPTURE_FRAMES);
+
+	ws_encoder_init(&client, &(struct ws_encoder_config){
+		.masked = true, .deflate = true, .window_bits = 15,
+		.level = -1, .seed = 3});
+	memset(text, 'z', sizeof(text));
+	struct ws_encoder_buf wire = {0};
+	struct ws_encoder_message m = {.opcode = 0x1,
+				       .payload = (const uint8_t *)text,
+				       .len = sizeof(text), .compress = true};
+	ws_encoder_put_message(&client, &wire, &m);
+	capture_feed(&second, &ctx1, REGISTRY_RECEIVED, wire.data, wire.len,
+		     3.0);
+	cr_assert_eq(second.received_memory, 0, "nothing held: %zu",
+		     second.received_memory);
+	cr_assert_eq(ws_decoder_inflate_memory(&second.received), 0);
+
+	struct registry_snapshot_options opt = {.pid = 1, .process = "t",
+						.taken_at = 4.0};
+	size_t len;
+	char *json = registry_snapshot_json(small, &opt, &len);
+	cr_assert_not_null(json);
+	HAS(json, "\"untracked\": 1");
+	HAS(json, "\"messages_received\": 1");
+	free(json);
+	ws_encoder_buf_free(&wire);
+	ws_encoder_free(&client);
+	capture_discard(&first);
+	capture_discard(&second);
+	registry_free(small);
+}

@@ -9,7 +9,8 @@
  *     are never evicted; when the table is full the oldest closed one goes
  *     (counted in totals.evicted); when every kept one is open, a new
  *     connection is not detailed (registry_open returns 0) but counted in
- *     totals.untracked, and its traffic in the totals;
+ *     totals.untracked, and its traffic in the totals (capture does not
+ *     inflate it: its compressed messages count their wire size);
  *   - closed connections leave after ttl seconds (registry_expire);
  *   - each connection keeps its last max_messages messages (older ones are
  *     dropped and counted in messages_dropped);

@@ -246,6 +246,16 @@ static void capture_start_frames(struct capture_stream *s,
 	struct ws_deflate_params deflate;
 
 	registry_decoder_config(&rc, &base);
+	if (s->id == 0) {
+		/* Not detailed (past max_connections): only the totals
+		 * count it, and what its stream holds is under no cap, for
+		 * what may be thousands of such connections. So it holds
+		 * nothing: no kept prefix, no inflate state (about 40 KiB a
+		 * compressed direction); its compressed messages count
+		 * their size on the wire. */
+		base.keep_text = base.keep_binary = 0;
+		base.inflate = false;
+	}
 	if (ws_deflate_params_parse(extensions, extensions ? strlen(extensions)
 							   : 0,
 				    &deflate) != WS_EXTENSIONS_OK)
