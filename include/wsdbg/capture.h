@@ -62,10 +62,8 @@ struct capture_stream {
 	int fd;
 	bool pending_lost;             /* more than CAPTURE_PENDING_MAX came */
 	uint64_t id;                   /* registry id; 0 when untracked */
-	/* FRAMES: ws_decoder_memory() of each, as last reported, and of
-	 * that ws_decoder_inflate_memory(). */
+	/* FRAMES: ws_decoder_memory() of each, as last reported. */
 	size_t sent_memory, received_memory;
-	size_t sent_inflate, received_inflate;
 	struct http_upgrade *request;  /* during HANDSHAKE */
 	struct http_upgrade *response; /* during HANDSHAKE */
 	uint8_t *pending;              /* client bytes before the answer */

@@ -64,12 +64,6 @@ static size_t capture_memory(const struct capture_stream *s)
 	return sizeof(*s) + s->sent_memory + s->received_memory;
 }
 
-/* Of capture_memory(), the inflate streams' part. */
-static size_t capture_inflate_memory(const struct capture_stream *s)
-{
-	return s->sent_inflate + s->received_inflate;
-}
-
 /* Tells the registry what the stream now holds for its connection, bytes
  * in all, inflate of them its inflate streams. */
 static void capture_report_memory(struct capture_stream *s,
@@ -269,7 +263,6 @@ static void capture_start_frames(struct capture_stream *s,
 	ws_decoder_init(&s->sent, &sent);
 	ws_decoder_init(&s->received, &received);
 	s->sent_memory = s->received_memory = 0; /* nothing allocated yet */
-	s->sent_inflate = s->received_inflate = 0;
 	s->phase = CAPTURE_FRAMES;
 	capture_report_memory(s, ctx, capture_memory(s), 0);
 }
@@ -361,21 +354,22 @@ static void capture_answer_bytes(struct capture_stream *s,
 				   now);
 }
 
-/* Tells the registry what decoder d holds now, if that changed. */
-static void capture_count_decoder(struct capture_stream *s,
-				  const struct ws_decoder *d,
-				  struct registry_batch *batch)
+/* Tells the registry what decoder d holds now, if that changed. Inline:
+ * it runs once per message, and out of line it cost 24 instructions a
+ * message where it does nothing. */
+static inline void capture_count_decoder(struct capture_stream *s,
+					 const struct ws_decoder *d,
+					 struct registry_batch *batch)
 {
-	bool sent = d == &s->sent;
-	size_t *held = sent ? &s->sent_memory : &s->received_memory;
-	size_t *inflate = sent ? &s->sent_inflate : &s->received_inflate;
+	size_t *held = d == &s->sent ? &s->sent_memory : &s->received_memory;
 	size_t now_held = ws_decoder_memory(d);
 
 	if (now_held != *held) {
 		*held = now_held;
-		*inflate = ws_decoder_inflate_memory(d);
-		registry_batch_capture_memory(batch, capture_memory(s),
-					      capture_inflate_memory(s));
+		registry_batch_capture_memory(
+			batch, capture_memory(s),
+			ws_decoder_inflate_memory(&s->sent) +
+				ws_decoder_inflate_memory(&s->received));
 	}
 }
 

@@ -17,10 +17,11 @@
  * class packs, for each state s, the next state into bits s..s+5. One step
  * is then a single shift, `row >> state`, with no load or branch that
  * depends on the state, about one cycle a byte; runs of ASCII in the
- * accepting state are skipped 64 bytes at a time (vec16.h). Where the
- * processor has SSSE3, stretches of 16 bytes or more that start between
- * characters are checked a block at a time instead (utf8_ssse3.h), and
- * the automaton takes the few bytes left.
+ * accepting state are skipped 64 bytes at a time (vec16.h), or 128 in
+ * texts of 256 bytes or more where the processor has AVX2 (scan_avx2.h).
+ * Where the processor has SSSE3, stretches of 16 bytes or more that start
+ * between characters are checked a block at a time instead
+ * (utf8_ssse3.h), and the automaton takes the few bytes left.
  */
 #include "wsdbg/utf8.h"
 

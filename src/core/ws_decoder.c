@@ -10,8 +10,8 @@
  * is not copied at all: it is handed out where it lies (ws_decoder_lend;
  * a masked one only with borrow_masked, when the caller copies what it
  * keeps anyway). Payload beyond the kept prefix is read once at most:
- * text to validate it (ASCII recognised in place, 64 bytes a step, without
- * unmasking it to memory), compressed data to inflate it; binary payload
+ * text to validate it (ASCII recognised in place, 64 bytes a step or 128
+ * with AVX2, without unmasking it to memory), compressed data to inflate it; binary payload
  * beyond the prefix is not touched at all.
  */
 #include "wsdbg/ws_decoder.h"
@@ -76,7 +76,7 @@ size_t ws_decoder_memory(const struct ws_decoder *d)
 {
 	size_t n = d->keep ? wsdbg_alloc_cost(d->keep_cap) : 0;
 
-	return d->inflate ? n + ws_inflate_memory(d->inflate) : n;
+	return n + ws_decoder_inflate_memory(d);
 }
 
 size_t ws_decoder_inflate_memory(const struct ws_decoder *d)

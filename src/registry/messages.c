@@ -167,18 +167,27 @@ static bool drop_registry_oldest(struct registry *r, struct stored_data **spare)
 	return false;
 }
 
+/* Gives up stored data, c's oldest first, then the registry's oldest,
+ * until cost more bytes fit both c's caps and the registry's, or nothing
+ * is left to give up. Blocks given up go to *spare when it is given and
+ * empty (data_release). Lock held. */
+static void make_room(struct registry *r, struct registry_conn *c,
+		      size_t cost, struct stored_data **spare)
+{
+	while (!conn_fits(r, c, cost))
+		if (!drop_oldest_data(r, c, spare))
+			break;
+	while (!registry_fits(r, cost))
+		if (!drop_registry_oldest(r, spare))
+			break;
+}
+
 /* After what c holds besides its stored data grew (its decoders' buffers,
- * an inflate window, its ring): gives up stored data, c's oldest first,
- * then the registry's oldest, until everything held is within the caps
- * again, as storing a message would have to. Lock held. */
+ * an inflate window, its ring): everything held is brought back within
+ * the caps, as storing a message would have to. Lock held. */
 static void held_within_caps(struct registry *r, struct registry_conn *c)
 {
-	while (conn_fixed_capped(c) + c->mem > r->cfg.max_conn_held)
-		if (!drop_oldest_data(r, c, NULL))
-			break;
-	while (r->fixed + r->mem > r->cfg.max_held)
-		if (!drop_registry_oldest(r, NULL))
-			break;
+	make_room(r, c, 0, NULL);
 }
 
 /* conn_ages_prune's test: whether connection id is still held. */
@@ -275,14 +284,9 @@ static void data_store(struct registry *r, struct registry_conn *c,
 			s->text_dropped = true; /* never fits */
 			return;
 		}
-		/* Room is made until cost fits both: the checks above
-		 * promise it does once nothing else is stored. */
-		while (!conn_fits(r, c, cost))
-			if (!drop_oldest_data(r, c, spare))
-				break;
-		while (!registry_fits(r, cost))
-			if (!drop_registry_oldest(r, spare))
-				break;
+		/* The checks above promise that cost fits once nothing
+		 * else is stored. */
+		make_room(r, c, cost, spare);
 	}
 	d = data_block(r, c, n, spare);
 	/* Data the registry-wide cap could not find is not stored. */
