@@ -578,3 +578,58 @@ Test(capture, an_untracked_compressed_connection_holds_no_inflate_state)
 	capture_discard(&second);
 	registry_free(small);
 }
+
+/* How many times text occurs in s. */
+static int count_of(const char *s, const char *text)
+{
+	int n = 0;
+
+	for (const char *p = strstr(s, text); p; p = strstr(p + 1, text))
+		n++;
+	return n;
+}
+
+Test(capture, text_that_is_not_utf8_is_flagged_stored_cut_or_not_kept)
+{
+	/* Texts handed out in place reach the registry with their UTF-8
+	 * not judged yet (ws_decoder.h, defer_utf8): it is judged as the
+	 * text is copied, over the rest where it lies when only a prefix
+	 * is stored, and where it lies when nothing is. Each way, a bad
+	 * byte at the end of each direction's text (past what a short
+	 * max_message_size stores), and a valid one with a two-byte
+	 * character. */
+	for (int way = 0; way < 3; way++) {
+		struct registry_config cfg;
+		uint8_t in[64];
+		size_t n;
+
+		registry_config_defaults(&cfg);
+		cfg.metadata_only = way == 1;
+		cfg.max_message_size = way == 2 ? 8 : cfg.max_message_size;
+		capture_discard(&stream);
+		registry_free(registry);
+		registry = registry_new(&cfg);
+		ctx.registry = registry;
+		feed(REGISTRY_RECEIVED, request, strlen(request));
+		feed(REGISTRY_SENT, accepted, strlen(accepted));
+		for (int masked = 1; masked >= 0; masked--) {
+			enum registry_dir dir = masked ? REGISTRY_RECEIVED
+						       : REGISTRY_SENT;
+			n = text_frame(in, 20, 'v', masked);
+			in[n - 1] ^= 0xff; /* 'v' becomes 0x89, alone */
+			feed(dir, in, n);
+			n = text_frame(in, 20, 'v', masked);
+			in[n - 12] ^= 'v' ^ 0xc3; /* é */
+			in[n - 11] ^= 'v' ^ 0xa9;
+			feed(dir, in, n);
+		}
+		char *json = snapshot();
+		cr_assert_eq(count_of(json, "\"utf8_valid\": false"), 2,
+			     "way %d:\n%s", way, json);
+		cr_assert_eq(count_of(json, "\"utf8_valid\": true"), 2,
+			     "way %d:\n%s", way, json);
+		if (way == 0)
+			HAS(json, "\"text\": \"vvvvvvvv\xc3\xa9vvvvvvvvvv\"");
+		free(json);
+	}
+}

@@ -300,6 +300,7 @@ Test(registry_config, decoder_keeps_text_up_to_max_message_size)
 	cr_assert(dc.from_client, "direction settings are left alone");
 	cr_assert(dc.deflate);
 	cr_assert(dc.borrow_masked, "the registry unmasks what it stores");
+	cr_assert(dc.defer_utf8, "and judges its UTF-8 as it copies it");
 }
 
 Test(registry_config, decoder_keeps_a_binary_preview_when_shown)

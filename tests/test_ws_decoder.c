@@ -180,7 +180,8 @@ Test(ws_decoder, empty_masked_messages_in_place_are_valid_and_keep_nothing)
 }
 
 /* Decodes the one message in[0..n) with cfg, whole (cut 0) or in two
- * pieces cut bytes apart; returns whether its text is valid UTF-8, and
+ * pieces cut bytes apart; returns whether its text is valid UTF-8 (as
+ * the copy judges it, which must agree with ws_message_utf8_valid), and
  * copies its first `want` kept bytes, unmasked, to kept. */
 static bool decode_one(const struct ws_decoder_config *cfg,
 		       const uint8_t *in, size_t n, size_t cut,
@@ -197,9 +198,10 @@ static bool decode_one(const struct ws_decoder_config *cfg,
 	cr_assert_eq(ws_decoder_feed(&d, in + cut, n - cut, &used, &m),
 		     WS_DECODE_MESSAGE);
 	cr_assert_geq(m.kept, want);
-	ws_message_copy(&m, kept, want);
+	bool valid = ws_message_copy(&m, kept, want);
+	cr_assert_eq(valid, ws_message_utf8_valid(&m));
 	ws_decoder_free(&d);
-	return m.utf8_valid;
+	return valid;
 }
 
 Test(ws_decoder, long_masked_text_is_judged_wherever_its_odd_bytes_lie)
@@ -208,7 +210,8 @@ Test(ws_decoder, long_masked_text_is_judged_wherever_its_odd_bytes_lie)
 	 * a bad byte at q or none: the ASCII after p is scanned from an
 	 * offset of the mask that p sets, 128 bytes a step where the
 	 * processor can (scan_avx2.h). Kept unmasked, validated as it lies
-	 * (borrow_masked) and in two pieces. */
+	 * (borrow_masked), judged by the copy (defer_utf8) and in two
+	 * pieces. */
 	char text[800];
 	uint8_t in[820];
 
@@ -221,12 +224,13 @@ Test(ws_decoder, long_masked_text_is_judged_wherever_its_odd_bytes_lie)
 			bool want = q == sizeof(text);
 			size_t n = frame(in, 0x81, key, text, sizeof(text));
 
-			for (int way = 0; way < 3; way++) {
+			for (int way = 0; way < 4; way++) {
 				struct ws_decoder_config cfg = from_client;
 				uint8_t kept[16];
 
 				cfg.keep_text = sizeof(kept);
-				cfg.borrow_masked = way == 1;
+				cfg.borrow_masked = way == 1 || way == 3;
+				cfg.defer_utf8 = way == 3;
 				cr_assert_eq(decode_one(&cfg, in, n,
 							way == 2 ? n / 3 : 0,
 							kept, sizeof(kept)),
@@ -412,6 +416,55 @@ Test(ws_decoder, whole_masked_message_is_handed_out_in_place_with_borrow_masked)
 	ws_decoder_free(&d);
 	decode_log_expect(&cfg, in, n,
 			  "binary size=3 wire=3 frames=1 kept=3 'y\\xc3\\xa9'\n");
+}
+
+Test(ws_decoder, text_left_to_the_copy_is_judged_wherever_the_copy_stops)
+{
+	/* With defer_utf8, a text handed out in place goes out unjudged
+	 * (utf8_pending) and ws_message_copy judges it: the bytes it copies
+	 * where they land, the rest where it lies. Masked and not, short
+	 * and long enough for 128-byte steps, kept whole or cut short, a
+	 * bad byte at q or none, and copies that stop anywhere, inside a
+	 * character too. */
+	char text[600];
+	uint8_t in[620], got[600];
+
+	for (int masked = 0; masked < 2; masked++)
+	for (size_t len = 40; len <= sizeof(text); len += 560)
+	for (size_t keep = 16; keep <= 1024; keep += 1008)
+	for (size_t q = len % 7; q <= len; q += 7) { /* up to len: none */
+		struct ws_decoder_config cfg = masked ? from_client
+						      : from_server;
+		struct ws_decoder d;
+		struct ws_message m;
+		size_t used, n;
+		bool want = q >= len;
+
+		memset(text, 'a', len);
+		for (size_t i = 5; i + 3 <= len; i += 97)
+			memcpy(text + i, "\xe2\x82\xac", 3); /* a euro sign */
+		if (!want)
+			text[q] = (char)0xff; /* never in UTF-8 */
+		n = frame(in, 0x81, masked ? key : NULL, text, len);
+		cfg.keep_text = keep;
+		cfg.borrow_masked = cfg.defer_utf8 = true;
+		ws_decoder_init(&d, &cfg);
+		cr_assert_eq(ws_decoder_feed(&d, in, n, &used, &m),
+			     WS_DECODE_MESSAGE);
+		cr_assert(m.utf8_pending && m.kept == (len < keep ? len : keep));
+		cr_assert_eq(ws_message_utf8_valid(&m), want,
+			     "masked %d len %zu keep %zu q %zu", masked, len,
+			     keep, q);
+		for (size_t k = 0; k <= m.kept; k += k < 12 ? 1 : 37) {
+			memset(got, 0, sizeof(got));
+			cr_assert_eq(ws_message_copy(&m, got, k), want,
+				     "masked %d len %zu keep %zu q %zu copy %zu",
+				     masked, len, keep, q, k);
+			cr_assert_arr_eq(got, text, k);
+		}
+		cr_assert_eq(ws_message_copy(&m, got, m.kept), want);
+		ws_decoder_free(&d);
+	}
 }
 
 Test(ws_decoder, prefix_spans_fragments_and_stops_at_the_limit)

@@ -83,8 +83,9 @@ int registry_config_from_env(struct registry_config *cfg,
 			     void *ctx);
 
 /* The decoder settings that follow from cfg for one direction (keep sizes,
- * inflate, and borrow_masked: the registry takes messages still masked);
- * deflate parameters are set by the caller from the handshake. */
+ * inflate, borrow_masked and defer_utf8: the registry takes messages still
+ * masked and judges their UTF-8 as it copies them); deflate parameters are
+ * set by the caller from the handshake. */
 void registry_decoder_config(const struct registry_config *cfg,
 			     struct ws_decoder_config *out);
 

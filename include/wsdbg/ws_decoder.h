@@ -55,6 +55,14 @@ struct ws_decoder_config {
 				      prefix: whoever copies it unmasks it
 				      (ws_message_copy), and no byte is
 				      written twice */
+	bool defer_utf8;           /* leave the UTF-8 judgment of a text
+				      message handed out where it lies (one
+				      frame found whole in the input) to
+				      whoever copies it: it goes out with
+				      utf8_pending set, and ws_message_copy
+				      judges it as it copies, so that a
+				      caller that keeps the text anyway reads
+				      it once, not twice */
 };
 
 /* Fills cfg for the direction whose sender is the client (from_client) or
@@ -71,10 +79,16 @@ struct ws_message {
 	bool inflated;          /* size and data are after decompression */
 	bool truncated;         /* data holds only the first `kept` bytes */
 	bool utf8_valid;        /* text / close reason is valid UTF-8; true
-				   for binary, ping, pong */
+				   for binary, ping, pong (but see
+				   utf8_pending) */
 	bool masked;            /* data is still masked as on the wire: byte
 				   i reads data[i] ^ mask[i % 4]. Only with
 				   borrow_masked, only text and binary */
+	bool utf8_pending;      /* text whose UTF-8 is not judged yet (only
+				   with defer_utf8): utf8_valid means nothing,
+				   ws_message_utf8_valid and ws_message_copy
+				   say; data then holds the whole payload,
+				   size bytes, of which kept are to keep */
 	uint8_t mask[4];
 	uint32_t frames;        /* frames it came in; 1 for control frames */
 	uint64_t size;          /* payload bytes after reassembly (and
@@ -163,8 +177,16 @@ enum ws_decode_status ws_decoder_feed(struct ws_decoder *d, const uint8_t *buf,
  * effect inside a message. */
 void ws_decoder_trim(struct ws_decoder *d);
 
-/* Copies the first n (<= m->kept) payload bytes of m to dst, unmasked. */
-void ws_message_copy(const struct ws_message *m, uint8_t *dst, size_t n);
+/* Copies the first n (<= m->kept) payload bytes of m to dst, unmasked,
+ * and returns ws_message_utf8_valid(m): for a message still utf8_pending,
+ * judged in the same pass (the bytes copied are judged as they land in
+ * dst, the rest of the payload where it lies). */
+bool ws_message_copy(const struct ws_message *m, uint8_t *dst, size_t n);
+
+/* Whether m's text or close reason is valid UTF-8 (true for binary, ping,
+ * pong): m->utf8_valid, or, while m is utf8_pending, judged now from its
+ * data where it lies. */
+bool ws_message_utf8_valid(const struct ws_message *m);
 
 /* Why decoding stopped, or WS_OK. */
 static inline enum ws_error ws_decoder_error(const struct ws_decoder *d)

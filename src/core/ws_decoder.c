@@ -9,10 +9,12 @@
  * its last frame ends. A message that is one frame found whole in the input
  * is not copied at all: it is handed out where it lies (ws_decoder_lend;
  * a masked one only with borrow_masked, when the caller copies what it
- * keeps anyway). Payload beyond the kept prefix is read once at most:
- * text to validate it (ASCII recognised in place, 64 bytes a step or 128
- * with AVX2, without unmasking it to memory), compressed data to inflate it; binary payload
- * beyond the prefix is not touched at all.
+ * keeps anyway; with defer_utf8 a text's UTF-8 is then judged by that
+ * copy, ws_message_copy, which reads each byte once). Payload beyond the
+ * kept prefix is read once at most: text to validate it (ASCII recognised
+ * in place, 64 bytes a step or 128 with AVX2, without unmasking it to
+ * memory), compressed data to inflate it; binary payload beyond the
+ * prefix is not touched at all.
  */
 #include "wsdbg/ws_decoder.h"
 
@@ -304,39 +306,38 @@ static size_t ws_decoder_masked_ascii(const uint8_t *src, size_t len,
 	return ws_decoder_masked_ascii16(src, len, mask, offset);
 }
 
-/* Validates masked text as it lies, writing nothing but a scratch buffer:
- * runs of ASCII are recognised in place, and so are whole blocks of other
- * characters where the processor allows (utf8_feed_masked_blocks); only
- * the bytes left are unmasked, through a small buffer, for the
- * validator. offset is p's position in its frame's payload (for the
- * mask). */
-static void ws_decoder_check_masked(struct ws_decoder *d, const uint8_t *p,
-				    size_t len, const uint8_t mask[4],
-				    uint64_t offset)
+/* Validates masked text into u as it lies, writing nothing but a scratch
+ * buffer: runs of ASCII are recognised in place, and so are whole blocks
+ * of other characters where the processor allows
+ * (utf8_feed_masked_blocks); only the bytes left are unmasked, through a
+ * small buffer, for the validator. offset is p's position in its frame's
+ * payload (for the mask). */
+static void ws_check_masked(struct utf8_state *u, const uint8_t *p,
+			    size_t len, const uint8_t mask[4], uint64_t offset)
 {
 	uint8_t scratch[WS_DECODER_SCRATCH];
 
-	for (size_t i = 0; i < len && utf8_state_ok(&d->utf8);) {
-		if (utf8_state_idle(&d->utf8)) {
+	for (size_t i = 0; i < len && utf8_state_ok(u);) {
+		if (utf8_state_idle(u)) {
 			i += ws_decoder_masked_ascii(p + i, len - i, mask,
 						     offset + i);
 			if (i == len)
 				break;
-			i += utf8_feed_masked_blocks(&d->utf8, p + i, len - i,
-						     mask, offset + i);
-			if (i == len || !utf8_state_ok(&d->utf8))
+			i += utf8_feed_masked_blocks(u, p + i, len - i, mask,
+						     offset + i);
+			if (i == len || !utf8_state_ok(u))
 				break;
 		}
 		size_t n = len - i < sizeof(scratch) ? len - i
 						      : sizeof(scratch);
 		ws_unmask_copy(scratch, p + i, n, mask, offset + i);
-		utf8_feed(&d->utf8, scratch, n);
+		utf8_feed(u, scratch, n);
 		i += n;
 	}
 }
 
 /* Takes masked payload bytes: unmasks what is kept straight into the prefix
- * and, for text, validates the rest as it is (ws_decoder_check_masked). */
+ * and, for text, validates the rest as it is (ws_check_masked). */
 static void ws_decoder_take_masked(struct ws_decoder *d,
 				   const struct ws_frame_chunk *c,
 				   const uint8_t mask[4])
@@ -354,8 +355,8 @@ static void ws_decoder_take_masked(struct ws_decoder *d,
 			ws_decoder_check_text(d, dst, k, non_ascii);
 	}
 	if (text && k < c->len)
-		ws_decoder_check_masked(d, c->data + k, c->len - k, mask,
-					c->offset + k);
+		ws_check_masked(&d->utf8, c->data + k, c->len - k, mask,
+				c->offset + k);
 }
 
 /* Hands out a message that is one frame found whole in the input, where
@@ -391,24 +392,66 @@ static void ws_decoder_lend(struct ws_decoder *d,
 		memcpy(out->mask, h->mask, sizeof(out->mask));
 	if (!text)
 		return;
+	if (d->cfg.defer_utf8) {
+		out->utf8_pending = true; /* judged by ws_message_copy */
+		return;
+	}
 	d->utf8 = (struct utf8_state){0};
 	/* A whole frame: its payload, and so data, starts at offset 0 of
 	 * the mask, as ws_message_copy takes it. */
 	if (h->masked)
-		ws_decoder_check_masked(d, payload, n, h->mask, 0);
+		ws_check_masked(&d->utf8, payload, n, h->mask, 0);
 	else
 		utf8_feed(&d->utf8, payload, n);
 	out->utf8_valid = utf8_state_complete(&d->utf8);
 }
 
-void ws_message_copy(const struct ws_message *m, uint8_t *dst, size_t n)
+/* Judges the UTF-8 of pending message m from payload byte `from` on, u
+ * holding the judgment of the bytes before. A whole frame's payload, and
+ * so data, starts at offset 0 of the mask. */
+static bool ws_message_judge(const struct ws_message *m, struct utf8_state *u,
+			     size_t from)
 {
-	if (n == 0)
-		return; /* data may be NULL */
-	if (m->masked)
-		ws_unmask_copy(dst, m->data, n, m->mask, 0);
-	else
-		memcpy(dst, m->data, n);
+	size_t len = (size_t)m->size;
+
+	if (from < len) {
+		if (m->masked)
+			ws_check_masked(u, m->data + from, len - from, m->mask,
+					from);
+		else
+			utf8_feed(u, m->data + from, len - from);
+	}
+	return utf8_state_complete(u);
+}
+
+bool ws_message_utf8_valid(const struct ws_message *m)
+{
+	struct utf8_state u = {0};
+
+	return m->utf8_pending ? ws_message_judge(m, &u, 0) : m->utf8_valid;
+}
+
+bool ws_message_copy(const struct ws_message *m, uint8_t *dst, size_t n)
+{
+	static const uint8_t no_mask[4];
+	struct utf8_state u = {0};
+
+	if (!m->utf8_pending) {
+		if (n == 0)
+			return m->utf8_valid; /* data may be NULL */
+		if (m->masked)
+			ws_unmask_copy(dst, m->data, n, m->mask, 0);
+		else
+			memcpy(dst, m->data, n);
+		return m->utf8_valid;
+	}
+	/* One pass: the copy says whether it wrote a byte that is not
+	 * ASCII (unmasking with a zero key is a plain copy), and only then
+	 * are the bytes judged, in dst, where they now lie in cache. */
+	if (n > 0 && ws_unmask_copy(dst, m->data, n,
+				    m->masked ? m->mask : no_mask, 0))
+		utf8_feed(&u, dst, n);
+	return ws_message_judge(m, &u, n);
 }
 
 static enum ws_error ws_decoder_on_payload(struct ws_decoder *d,

@@ -275,6 +275,8 @@ void registry_decoder_config(const struct registry_config *cfg,
 	    cfg->show_binary && !cfg->metadata_only ? cfg->binary_preview : 0;
 	out->inflate = cfg->inflate;
 	/* What is kept is copied once more, into the registry
-	 * (registry_batch_message), which unmasks it on the way. */
+	 * (registry_batch_message), which unmasks it on the way and judges
+	 * its UTF-8 in the same pass. */
 	out->borrow_masked = true;
+	out->defer_utf8 = true;
 }

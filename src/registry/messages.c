@@ -301,9 +301,11 @@ static void data_store(struct registry *r, struct registry_conn *c,
 	cost = stored_data_cost(d->cap);
 	d->len = (uint32_t)n;
 	/* A text or binary message may come still masked (ws_decoder.h,
-	 * borrow_masked); p is then m->data, unmasked in this one copy. */
-	if (m->masked)
-		ws_message_copy(m, d->bytes, n);
+	 * borrow_masked), a text with its UTF-8 not judged yet
+	 * (defer_utf8); p is then m->data, unmasked and judged in this one
+	 * copy. */
+	if (m->masked || m->utf8_pending)
+		s->utf8_valid = ws_message_copy(m, d->bytes, n);
 	else
 		memcpy(d->bytes, p, n);
 	c->mem += cost;
@@ -620,6 +622,10 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	s->truncated = p && (m->truncated || cut);
 	if (p)
 		data_store(r, c, s, m, p, n, &spare);
+	/* A text not judged yet that was not stored is judged where it
+	 * lies. */
+	if (m->utf8_pending && !s->data)
+		s->utf8_valid = ws_message_utf8_valid(m);
 	if (spare) /* given up and not reused */
 		free(spare);
 	b->faulted = c->fault != 0;

@@ -9,7 +9,8 @@
  *   byte 2   keep_binary
  *   byte 3-4 seed of the cuts: the rest is fed in pieces of random size,
  *            each copied to a heap block of exactly its size so that any
- *            read past a piece is caught by AddressSanitizer
+ *            read past a piece is caught by AddressSanitizer; its top
+ *            bit also sets defer_utf8
  *   byte 5.. the bytes of one direction of a connection
  *
  * Besides "no crash, no leak, no undefined behaviour" it checks the
@@ -20,9 +21,9 @@
  * error the decoder says why and swallows all later input. And it is
  * differential: the same bytes given whole, in one buffer (where messages
  * that are one frame take the decoder's one-step path and unmasked ones,
- * or with borrow_masked masked ones, are handed out in place), must give
- * exactly the messages, kept bytes (unmasked) and error that the pieces
- * give.
+ * or with borrow_masked masked ones, are handed out in place, with
+ * defer_utf8 their text unjudged), must give exactly the messages, kept
+ * bytes (unmasked), UTF-8 judgments and error that the pieces give.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -78,13 +79,15 @@ static size_t fuzz_piece(uint32_t *s, size_t left)
 }
 
 /* m's kept bytes, unmasked (ws_message_copy), in a heap block of their
- * size, so that ASan checks every one of them is there. */
+ * size, so that ASan checks every one of them is there. The copy's
+ * judgment of the text must be the message's. */
 static uint8_t *fuzz_kept(const struct ws_message *m)
 {
 	uint8_t *p = malloc(m->kept ? m->kept : 1);
 
 	FUZZ_CHECK(p != NULL);
-	ws_message_copy(m, p, m->kept);
+	FUZZ_CHECK(ws_message_copy(m, p, m->kept) ==
+		   ws_message_utf8_valid(m));
 	return p;
 }
 
@@ -100,6 +103,12 @@ static void fuzz_check_message(const struct ws_decoder_config *cfg,
 		FUZZ_CHECK(cfg->borrow_masked && cfg->from_client &&
 			   (m->opcode == WS_OPCODE_TEXT ||
 			    m->opcode == WS_OPCODE_BINARY) &&
+			   m->frames == 1 && !m->compressed);
+
+	/* Left unjudged: only what defer_utf8 allows, a text of one
+	 * uncompressed frame. */
+	if (m->utf8_pending)
+		FUZZ_CHECK(cfg->defer_utf8 && m->opcode == WS_OPCODE_TEXT &&
 			   m->frames == 1 && !m->compressed);
 
 	FUZZ_CHECK(m->kept <= m->size);
@@ -125,7 +134,7 @@ static void fuzz_check_message(const struct ws_decoder_config *cfg,
 		/* The incremental validator agrees with the one-shot one. */
 		if (m->opcode == WS_OPCODE_TEXT && !m->truncated &&
 		    (!m->compressed || m->inflated))
-			FUZZ_CHECK(m->utf8_valid ==
+			FUZZ_CHECK(ws_message_utf8_valid(m) ==
 				   (m->kept == 0 ||
 				    utf8_is_valid(kept, m->kept)));
 		if (m->opcode == WS_OPCODE_BINARY)
@@ -168,7 +177,8 @@ static uint64_t fuzz_digest(const struct ws_message *m)
 {
 	uint64_t fields[] = {
 		m->opcode, m->compressed, m->inflated, m->truncated,
-		m->utf8_valid, m->frames, m->size, m->wire_size, m->kept,
+		ws_message_utf8_valid(m), m->frames, m->size, m->wire_size,
+		m->kept,
 		(uint64_t)(int64_t)m->close_code, m->close_code_valid,
 		m->close_reason_len,
 	};
@@ -227,6 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.borrow_masked = data[0] & 0x80,
 		.keep_text = fuzz_keep(data[1]),
 		.keep_binary = fuzz_keep(data[2]),
+		.defer_utf8 = data[4] & 0x80,
 	};
 	uint32_t seed = (uint32_t)(data[3] | data[4] << 8) | 0x10000u;
 	const uint8_t *wire = data + 5;

@@ -7,6 +7,14 @@
 
 static void decode_log_message(struct strbuf *b, const struct ws_message *m)
 {
+	/* Unmasked when it came masked (borrow_masked); the UTF-8 judged in
+	 * the copy when it was not yet (defer_utf8), and the same either
+	 * way it is asked. */
+	uint8_t *data = malloc(m->kept ? m->kept : 1);
+	cr_assert_not_null(data);
+	bool utf8_valid = ws_message_copy(m, data, m->kept);
+	cr_assert_eq(utf8_valid, ws_message_utf8_valid(m));
+
 	strbuf_printf(b, "%s size=%llu wire=%llu frames=%u kept=%zu",
 		      ws_opcode_name(m->opcode), (unsigned long long)m->size,
 		      (unsigned long long)m->wire_size, m->frames, m->kept);
@@ -16,19 +24,16 @@ static void decode_log_message(struct strbuf *b, const struct ws_message *m)
 		strbuf_printf(b, " inflated");
 	if (m->truncated)
 		strbuf_printf(b, " truncated");
-	if (!m->utf8_valid)
+	if (!utf8_valid)
 		strbuf_printf(b, " bad-utf8");
 	if (m->opcode == WS_OPCODE_CLOSE) {
 		strbuf_printf(b, " code=%d%s reason='", m->close_code,
 			      m->close_code_valid ? " valid" : "");
 		strbuf_escaped(b, m->close_reason, m->close_reason_len);
 		strbuf_printf(b, "'\n");
+		free(data);
 		return;
 	}
-	/* Unmasked when it came masked (borrow_masked). */
-	uint8_t *data = malloc(m->kept ? m->kept : 1);
-	cr_assert_not_null(data);
-	ws_message_copy(m, data, m->kept);
 	strbuf_printf(b, " '");
 	strbuf_escaped(b, data, m->kept);
 	strbuf_printf(b, "'\n");
@@ -82,15 +87,19 @@ char *decode_log_whole(const struct ws_decoder_config *cfg, const void *data,
 void decode_log_expect(const struct ws_decoder_config *cfg, const void *data,
 		       size_t len, const char *expected)
 {
-	/* Masked input is checked both ways: unmasked into the kept prefix,
-	 * and handed out in place when whole (borrow_masked). */
-	struct ws_decoder_config other = *cfg;
-	other.borrow_masked = !cfg->borrow_masked;
-	for (int i = 0; i < (cfg->from_client ? 2 : 1); i++) {
-		char *log = splits_check(data, len, decode_log_run,
-					 (void *)(uintptr_t)(i ? &other : cfg));
-		cr_assert_str_eq(log, expected, "borrow_masked %d:\n%s",
-				 (i ? &other : cfg)->borrow_masked, log);
+	/* Checked with the UTF-8 of text handed out in place judged by the
+	 * decoder and left to the copy (defer_utf8); masked input also
+	 * both ways: unmasked into the kept prefix, and handed out in place
+	 * when whole (borrow_masked). */
+	for (int i = 0; i < (cfg->from_client ? 4 : 2); i++) {
+		struct ws_decoder_config c = *cfg;
+		c.defer_utf8 = i & 1 ? !cfg->defer_utf8 : cfg->defer_utf8;
+		c.borrow_masked = i & 2 ? !cfg->borrow_masked
+					: cfg->borrow_masked;
+		char *log = splits_check(data, len, decode_log_run, &c);
+		cr_assert_str_eq(log, expected,
+				 "borrow_masked %d defer_utf8 %d:\n%s",
+				 c.borrow_masked, c.defer_utf8, log);
 		free(log);
 	}
 }

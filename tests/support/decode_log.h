@@ -22,8 +22,9 @@ char *decode_log_whole(const struct ws_decoder_config *cfg, const void *data,
 		       size_t len);
 
 /* splits_check() with decode_log_run: asserts that every way of cutting
- * data gives the same log, and that it equals expected; for masked input
- * (cfg->from_client), with borrow_masked set and not. */
+ * data gives the same log, and that it equals expected, with defer_utf8
+ * set and not; for masked input (cfg->from_client), also with
+ * borrow_masked set and not. */
 void decode_log_expect(const struct ws_decoder_config *cfg, const void *data,
 		       size_t len, const char *expected);
 

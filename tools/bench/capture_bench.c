@@ -269,13 +269,16 @@ static void warm_up(struct capture_stream *s, int conns,
 }
 
 /* A server's two directions as bare decoders, configured as the shim's
- * capture would configure them under cfg: client frames in, echoes out. */
+ * capture would configure them under cfg: client frames in, echoes out.
+ * But they judge every text's UTF-8 themselves, which the shim's leave to
+ * the registry's copy (defer_utf8): decoding alone, whole. */
 static void bare_decoders(const struct registry_config *cfg,
 			  struct ws_decoder *in, struct ws_decoder *out)
 {
 	struct ws_decoder_config dc = {0};
 
 	registry_decoder_config(cfg, &dc);
+	dc.defer_utf8 = false;
 	struct ws_decoder_config dc_in = dc, dc_out = dc;
 	ws_decoder_config_set_deflate(&dc_in, true, NULL);
 	ws_decoder_config_set_deflate(&dc_out, false, NULL);
