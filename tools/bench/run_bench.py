@@ -60,6 +60,23 @@ SHAPES = {
 }
 
 
+
+def in_rep_order(plan, rep):
+    """The plan as repetition rep runs it: a shape's variants (consecutive
+    entries of one server, shape and compression) in their order on even
+    repetitions and reversed on odd ones, A B C then C B A, so that no
+    variant always runs first or last beside the bare server it is
+    paired with, whatever way the machine's load drifts within a
+    repetition."""
+    groups = []
+    for p in plan:
+        if groups and (groups[-1][0][0], groups[-1][0][2],
+                       groups[-1][0][3]) == (p[0], p[2], p[3]):
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return [p for g in groups for p in (g[::-1] if rep % 2 else g)]
+
 class Runner:
     def __init__(self, args):
         self.args = args
@@ -335,7 +352,7 @@ class Runner:
               (len(plan), reps, self.args.warmup + self.args.duration),
               file=sys.stderr)
         for rep in range(reps):
-            for server, variant, shape, deflate in plan:
+            for server, variant, shape, deflate in in_rep_order(plan, rep):
                 key = (server + ("-deflate" if deflate else ""), variant,
                        shape)
                 try:
@@ -357,7 +374,7 @@ class Runner:
                                "WSDBG_DIR": self.wsdbg_dir})]
         times = {v: [] for v, _ in variants}
         for rep in range(max(self.args.reps, 9)):
-            for v, env in variants:
+            for v, env in (variants[::-1] if rep % 2 else variants):
                 p = self.spawn(["taskset", "-c", self.server_cpu, self.hooks,
                                 "--iterations", str(n)], env)
                 try:
