@@ -11,6 +11,8 @@
  *
  *   text:STRING        a text message
  *   textn:N            a text message of N bytes (printable ASCII)
+ *   texthex:HEX        a text message of the bytes HEX spells, two hex
+ *                      digits each: any bytes, UTF-8 or not
  *   binary:N           a binary message of N bytes (all byte values)
  *   ping:PAYLOAD       a ping; its pong is expected
  *   frag:K:STRING      a text message in K frames (RFC 6455 5.4)
@@ -32,6 +34,7 @@
  * or the handshake failed or timed out.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -103,6 +106,21 @@ static void parse_step(const char *s, struct step *st)
 		st->data = dup_bytes(NULL, st->len);
 		for (size_t i = 0; i < st->len; i++)
 			st->data[i] = (uint8_t)(' ' + i % 95);
+	} else if (strncmp(s, "texthex:", 8) == 0) {
+		const char *hex = s + 8;
+		st->opcode = PEER_OP_TEXT;
+		st->len = strlen(hex) / 2;
+		if (strlen(hex) % 2)
+			usage();
+		st->data = dup_bytes(NULL, st->len);
+		for (size_t i = 0; i < st->len; i++) {
+			unsigned byte;
+			if (sscanf(hex + 2 * i, "%2x", &byte) != 1 ||
+			    !isxdigit((unsigned char)hex[2 * i]) ||
+			    !isxdigit((unsigned char)hex[2 * i + 1]))
+				usage();
+			st->data[i] = (uint8_t)byte;
+		}
 	} else if (strncmp(s, "binary:", 7) == 0) {
 		st->opcode = PEER_OP_BINARY;
 		st->len = number(s + 7, 64ul << 20);

@@ -30,9 +30,12 @@ import sys
 import harness
 from harness import check
 
+# Two texts that are not UTF-8 (a byte 0xff; a long one whose last
+# character is cut), echoed as they came: flagged each way.
 MAIN = ["text:hello wsdbg", "binary:300", "ping:probe-1",
         "frag:3:part one, part two", "textn:70000", "binary:0",
-        "text:grüße, 世界", "close:4001:done here"]
+        "text:grüße, 世界", "texthex:6f6bff6f6b",
+        "texthex:" + "e282ac" * 100 + "c3", "close:4001:done here"]
 SECOND = ["text:pipelined one", "ping:p", "binary:130", "frag:2:ab",
           "close:1000:bye"]
 

@@ -274,6 +274,8 @@ def step_message(step):
     kind, _, rest = step.partition(":")
     if kind == "text":
         return "text", rest.encode(), 1
+    if kind == "texthex":
+        return "text", bytes.fromhex(rest), 1
     if kind == "textn":
         n = int(rest)
         return "text", bytes(32 + i % 95 for i in range(n)), 1
@@ -372,9 +374,14 @@ def check_session(conn, steps, role, what, max_text=10240,
             check(got == (typ, len(payload), frames),
                   f"{label}: type/size/frames {got}")
             if typ == "text":
-                text = payload.decode()
+                # Bytes that are not UTF-8 are shown as U+FFFD, and the
+                # whole text judged, kept part or not.
+                text = payload.decode(errors="replace")
                 check(m.get("text") == text[:max_text],
                       f"{label}: text kept")
+                valid = text.encode() == payload
+                check(m["utf8_valid"] == valid,
+                      f"{label}: utf8_valid {m['utf8_valid']} == {valid}")
                 check(m["truncated"] == (len(payload) > max_text),
                       f"{label}: truncated flag")
             if typ == "close" and len(payload) >= 2:
