@@ -418,6 +418,7 @@ class Runner:
         self.results["capture"] = out
         if shutil.which("valgrind"):
             self.results["capture_ir"] = self.capture_counts()
+            self.results["server_ir"] = self.server_counts()
 
     # (label, connections, frames per call, size, KiB evicted per call)
     COUNTED = [("text 16 B, 16 per call", 8, 16, 16, 0),
@@ -461,6 +462,59 @@ class Runner:
                          "ir": ev["Ir"] / frames,
                          "d1": (ev.get("D1mr", 0) +
                                 ev.get("D1mw", 0)) / frames})
+        return rows
+
+    # (label, connections, window, size)
+    SERVER_COUNTED = [("128 B pipelined (8 x 16)", 8, 16, 128),
+                      ("128 B, one message per read (64 x 1)", 64, 1, 128)]
+
+    def server_counts(self):
+        """Instructions per message of wsdbg's work in the echo server
+        itself (callgrind, collecting inside shim_io_iov only: what the
+        hooks hand over after the real call, so the socket's lock, the
+        clock, decoding and recording, without the C library's part),
+        over the messages recorded both ways. It adds to the in-process
+        rows what only the shim does, the same from run to run."""
+        rows = []
+        for label, conns, window, size in self.SERVER_COUNTED:
+            cmd, env = self.server_cmd("c", "wsdbg")
+            out = os.path.join(self.tmp, "server.callgrind")
+            cmd = cmd[:3] + ["valgrind", "--tool=callgrind",
+                             "--toggle-collect=shim_io_iov",
+                             "--callgrind-out-file=" + out] + cmd[3:]
+            p = self.spawn(cmd, env)
+            try:
+                line = self.readline(p, 60).split()
+                if len(line) != 4 or line[0] != "PORT":
+                    raise RuntimeError("did not start: %r" % line)
+                subprocess.run(
+                    ["taskset", "-c", self.load_cpu, self.load, "--port",
+                     line[1], "--conns", str(conns), "--window",
+                     str(window), "--size", str(size), "--warmup", "0.2",
+                     "--duration", "1.5" if self.args.quick else "4"],
+                    capture_output=True, timeout=120, check=True)
+                snap = self.stats(int(line[3]))
+            except (RuntimeError, subprocess.SubprocessError) as e:
+                self.notes.append("callgrind on the echo server failed "
+                                  "for %s: %s" % (label, e))
+                continue
+            finally:
+                self.stop(p, wait=60)
+            t = snap["totals"] if snap else {}
+            msgs = t.get("messages_received", 0) + t.get("messages_sent", 0)
+            ir = None
+            if os.path.exists(out):
+                with open(out) as f:
+                    m = re.search(r"^(?:summary|totals):\s*(\d+)",
+                                  f.read(), re.M)
+                ir = int(m.group(1)) if m else None
+                os.unlink(out)
+            if not msgs or ir is None:
+                self.notes.append("callgrind on the echo server counted "
+                                  "nothing for %s" % label)
+                continue
+            rows.append({"label": label, "messages": msgs,
+                         "ir": ir / msgs})
         return rows
 
     @staticmethod
@@ -844,6 +898,16 @@ def report(run, started, load_start):
                   "misses |", "|---|---|---|"]
         parts += ["| %s | %.0f | %.1f |" % (r["label"], r["ir"], r["d1"])
                   for r in run.results["capture_ir"]]
+        parts += [""]
+    if run.results.get("server_ir"):
+        parts += ["wsdbg's work in the C echo server under callgrind, per "
+                  "message recorded (each way counts one; inside "
+                  "`shim_io_iov`: the socket's lock, the clock, decoding "
+                  "and recording)", "",
+                  "| shape | messages recorded | instructions per message |",
+                  "|---|---|---|"]
+        parts += ["| %s | %d | %.0f |" % (r["label"], r["messages"], r["ir"])
+                  for r in run.results["server_ir"]]
         parts += [""]
     if run.results.get("memory"):
         parts += ["## Memory (C echo server, process RSS)", "",
