@@ -115,9 +115,9 @@ static void parse_step(const char *s, struct step *st)
 		st->data = dup_bytes(NULL, st->len);
 		for (size_t i = 0; i < st->len; i++) {
 			unsigned byte;
-			if (sscanf(hex + 2 * i, "%2x", &byte) != 1 ||
-			    !isxdigit((unsigned char)hex[2 * i]) ||
-			    !isxdigit((unsigned char)hex[2 * i + 1]))
+			if (!isxdigit((unsigned char)hex[2 * i]) ||
+			    !isxdigit((unsigned char)hex[2 * i + 1]) ||
+			    sscanf(hex + 2 * i, "%2x", &byte) != 1)
 				usage();
 			st->data[i] = (uint8_t)byte;
 		}

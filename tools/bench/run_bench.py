@@ -60,7 +60,6 @@ SHAPES = {
 }
 
 
-
 def in_rep_order(plan, rep):
     """The plan as repetition rep runs it: a shape's variants (consecutive
     entries of one server, shape and compression) in their order on even
@@ -76,6 +75,7 @@ def in_rep_order(plan, rep):
         else:
             groups.append([p])
     return [p for g in groups for p in (g[::-1] if rep % 2 else g)]
+
 
 class Runner:
     def __init__(self, args):
