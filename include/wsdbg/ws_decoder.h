@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wsdbg/alloc_cost.h"
 #include "wsdbg/utf8.h"
 #include "wsdbg/ws_error.h"
 #include "wsdbg/ws_extensions.h"
@@ -198,14 +199,20 @@ static inline enum ws_error ws_decoder_error(const struct ws_decoder *d)
  * effect if the decoder already stopped. */
 void ws_decoder_fail(struct ws_decoder *d, enum ws_error err);
 
-/* Bytes d holds on the heap now: its kept-prefix buffer and its inflate
- * stream with everything zlib allocated for it (state, window), each
- * allocation as wsdbg_alloc_cost() (alloc_cost.h) counts it. The struct
- * itself is the caller's. 0 for a new decoder. */
-size_t ws_decoder_memory(const struct ws_decoder *d);
-
 /* Of ws_decoder_memory(), what the inflate stream holds (zlib's state and
  * window, about 40 KiB once a compressed message came); 0 before. */
 size_t ws_decoder_inflate_memory(const struct ws_decoder *d);
+
+/* Bytes d holds on the heap now: its kept-prefix buffer and its inflate
+ * stream with everything zlib allocated for it (state, window), each
+ * allocation as wsdbg_alloc_cost() (alloc_cost.h) counts it. The struct
+ * itself is the caller's. 0 for a new decoder. Inline: a caller that
+ * counts memory asks after every message. */
+static inline size_t ws_decoder_memory(const struct ws_decoder *d)
+{
+	size_t n = d->keep ? wsdbg_alloc_cost(d->keep_cap) : 0;
+
+	return d->inflate ? n + ws_decoder_inflate_memory(d) : n;
+}
 
 #endif

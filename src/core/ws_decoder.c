@@ -74,13 +74,6 @@ void ws_decoder_config_set_deflate(struct ws_decoder_config *cfg,
 		: params->server_no_context_takeover;
 }
 
-size_t ws_decoder_memory(const struct ws_decoder *d)
-{
-	size_t n = d->keep ? wsdbg_alloc_cost(d->keep_cap) : 0;
-
-	return n + ws_decoder_inflate_memory(d);
-}
-
 size_t ws_decoder_inflate_memory(const struct ws_decoder *d)
 {
 	return d->inflate ? ws_inflate_memory(d->inflate) : 0;
