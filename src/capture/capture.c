@@ -488,6 +488,12 @@ void capture_feed_iov(struct capture_stream *s,
 {
 	size_t i = 0;
 
+	/* The usual case first: the whole call, one batch (capture_frames
+	 * steps over empty pieces itself). */
+	if (s->phase == CAPTURE_FRAMES && len > 0) {
+		capture_frames(s, ctx, dir, iov, iovcnt, len, now);
+		return;
+	}
 	while (len > 0 && s->phase != CAPTURE_IGNORED) {
 		while (i < iovcnt && iov[i].iov_len == 0)
 			i++;
