@@ -24,7 +24,7 @@ struct ws_inflate {
 	bool stream_end;   /* a BFINAL block ended the DEFLATE stream */
 	/* Small: they are part of what each compressed direction holds,
 	 * beside zlib's state and window (about 39 KiB), all counted in the
-	 * connection's memory cap. 2,048 and 4,096 bytes took the same time
+	 * registry's memory cap. 2,048 and 4,096 bytes took the same time
 	 * to inflate 64 KiB messages; 1,024 of output, 13% more. */
 	uint8_t in[512];   /* unmasked input */
 	uint8_t out[2048]; /* inflated output before it goes to the sink */

@@ -31,7 +31,8 @@ size_t registry_conn_fixed(const struct registry_conn *c)
 	return n;
 }
 
-static void held_within_caps(struct registry *r, struct registry_conn *c);
+static void make_room(struct registry *r, struct registry_conn *c,
+		      size_t cost, struct stored_data **spare);
 
 void registry_conn_recount(struct registry *r, struct registry_conn *c)
 {
@@ -40,8 +41,11 @@ void registry_conn_recount(struct registry *r, struct registry_conn *c)
 
 	r->fixed = r->fixed - c->fixed + fixed;
 	c->fixed = fixed;
+	/* What c holds besides its stored data grew (its decoders' buffers,
+	 * an inflate window, its ring): everything held is brought back
+	 * within the caps, as storing a message would have to. */
 	if (grew)
-		held_within_caps(r, c);
+		make_room(r, c, 0, NULL);
 }
 
 /* What of c's fixed part counts against max_conn_held: all but the
@@ -182,14 +186,6 @@ static void make_room(struct registry *r, struct registry_conn *c,
 			break;
 }
 
-/* After what c holds besides its stored data grew (its decoders' buffers,
- * an inflate window, its ring): everything held is brought back within
- * the caps, as storing a message would have to. Lock held. */
-static void held_within_caps(struct registry *r, struct registry_conn *c)
-{
-	make_room(r, c, 0, NULL);
-}
-
 /* conn_ages_prune's test: whether connection id is still held. */
 static bool conn_is_held(uint64_t id, void *r)
 {
@@ -300,11 +296,10 @@ static void data_store(struct registry *r, struct registry_conn *c,
 	}
 	cost = stored_data_cost(d->cap);
 	d->len = (uint32_t)n;
-	/* A text or binary message may come still masked (ws_decoder.h,
-	 * borrow_masked), a text with its UTF-8 not judged yet
-	 * (defer_utf8); p is then m->data, unmasked and judged in this one
-	 * copy. */
-	if (m->masked || m->utf8_pending)
+	/* The message's own data goes through its copy, which unmasks a
+	 * message that came still masked (ws_decoder.h, borrow_masked) and
+	 * judges a text not judged yet (defer_utf8), in this one pass. */
+	if (p == m->data)
 		s->utf8_valid = ws_message_copy(m, d->bytes, n);
 	else
 		memcpy(d->bytes, p, n);
