@@ -59,10 +59,6 @@ static bool shim_fd_in_table(int fd)
 	return fd >= 0 && (size_t)fd < shim_nslots;
 }
 
-/* Each kinds byte: the kind in the low bits (SHIM_FD_KIND_MASK), lost
- * marks above. */
-#define SHIM_FD_LOST_SHIFT 4
-
 void shim_fd_mark_lost(int fd, enum registry_dir dir)
 {
 	if (shim_fd_in_table(fd))
@@ -70,15 +66,8 @@ void shim_fd_mark_lost(int fd, enum registry_dir dir)
 				(uint8_t)(1u << (SHIM_FD_LOST_SHIFT + dir)));
 }
 
-unsigned shim_fd_take_lost(int fd)
+unsigned shim_fd_take_lost_marked(int fd)
 {
-	if (!shim_fd_in_table(fd))
-		return 0;
-	/* A plain load first: the marks are rare, an atomic write is not
-	 * free. */
-	if ((atomic_load_explicit(&shim_kinds[fd], memory_order_relaxed) >>
-	     SHIM_FD_LOST_SHIFT) == 0)
-		return 0;
 	uint8_t old = atomic_fetch_and(&shim_kinds[fd],
 				       (uint8_t)SHIM_FD_KIND_MASK);
 	return (unsigned)old >> SHIM_FD_LOST_SHIFT;
@@ -153,11 +142,6 @@ struct shim_fd *shim_fd_lock(int fd, bool create)
 		/* Closed (and maybe reused) while we waited: look again. */
 		pthread_mutex_unlock(&f->lock);
 	}
-}
-
-void shim_fd_unlock(struct shim_fd *f)
-{
-	pthread_mutex_unlock(&f->lock);
 }
 
 bool shim_fd_has_socket(int fd)

@@ -50,7 +50,9 @@ size_t shim_fdtable_size(void);
 /* The table itself, for the inline fast path below; private otherwise. */
 extern _Atomic(uint8_t) *shim_kinds;
 extern size_t shim_nslots;
+/* Each kinds byte: the kind in the low bits, lost marks above. */
 #define SHIM_FD_KIND_MASK 0x0fu
+#define SHIM_FD_LOST_SHIFT 4
 
 /* The kind of fd; SHIM_FD_IGNORED for fds past the table (and for every fd
  * before the table exists). Lock-free: this is the whole cost of a hooked
@@ -75,14 +77,27 @@ bool shim_fd_swap_kind(int fd, enum shim_fd_kind expected,
  * a signal handler). Lock-free and async-signal-safe. */
 void shim_fd_mark_lost(int fd, enum registry_dir dir);
 
-/* Takes the lost marks of fd: bit 1 << REGISTRY_SENT, 1 << ..._RECEIVED. */
-unsigned shim_fd_take_lost(int fd);
+/* Takes the lost marks of fd: bit 1 << REGISTRY_SENT, 1 << ..._RECEIVED.
+ * Asked on every recorded call: a plain load inline (the marks are rare,
+ * an atomic write is not free), the taking out of line. */
+unsigned shim_fd_take_lost_marked(int fd);
+static inline unsigned shim_fd_take_lost(int fd)
+{
+	if (fd < 0 || (size_t)fd >= shim_nslots ||
+	    (atomic_load_explicit(&shim_kinds[fd], memory_order_relaxed) >>
+	     SHIM_FD_LOST_SHIFT) == 0)
+		return 0;
+	return shim_fd_take_lost_marked(fd);
+}
 
 /* The tracked socket behind fd, locked, or NULL (then nothing is locked).
  * Creates one (refs 1, stream in SNIFF) when create is set and fd has
  * none. */
 struct shim_fd *shim_fd_lock(int fd, bool create);
-void shim_fd_unlock(struct shim_fd *f);
+static inline void shim_fd_unlock(struct shim_fd *f)
+{
+	pthread_mutex_unlock(&f->lock);
+}
 
 /* True if fd has a socket object (tracked, or ignored after tracking and
  * kept until close to record the end). Lock-free. */

@@ -216,14 +216,23 @@ void shim_io_blind(int fd, enum registry_dir dir)
 		shim_fd_mark_lost(fd, dir);
 }
 
-/* Gaps for bytes a signal handler moved on f's fd since the last call. */
-static void shim_fd_apply_lost(int fd, struct shim_fd *f)
+/* Gaps in f's stream for the directions in lost (shim_fd_take_lost). */
+static __attribute__((noinline, cold)) void shim_fd_gaps(struct shim_fd *f,
+							  unsigned lost)
 {
-	unsigned lost = shim_fd_take_lost(fd);
 	if (lost & (1u << REGISTRY_SENT))
 		capture_gap(&f->stream, &shim.capture, REGISTRY_SENT);
 	if (lost & (1u << REGISTRY_RECEIVED))
 		capture_gap(&f->stream, &shim.capture, REGISTRY_RECEIVED);
+}
+
+/* Gaps for bytes a signal handler moved on f's fd since the last call:
+ * asked on every recorded call, so the rare answer goes out of line. */
+static inline void shim_fd_apply_lost(int fd, struct shim_fd *f)
+{
+	unsigned lost = shim_fd_take_lost(fd);
+	if (lost)
+		shim_fd_gaps(f, lost);
 }
 
 /* True in a vfork() child (or any child before the shim knows of it): it
@@ -240,15 +249,11 @@ static double shim_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Logs the registry's fault notices, one line each (registry.h: the
- * first fault of each kind, and the breaker tripping), and stops
- * recording when the breaker tripped. Called after recording, with no
- * lock held; costs one load when there is nothing to say. */
-static void shim_take_notices(void)
+/* Logs the notice bits, one line each (registry.h: the first fault of
+ * each kind, and the breaker tripping), and stops recording when the
+ * breaker tripped. Out of line: it almost never runs. */
+static __attribute__((noinline, cold)) void shim_log_notices(unsigned bits)
 {
-	unsigned bits = registry_take_notices(shim.registry);
-	if (bits == 0)
-		return;
 	for (unsigned k = 0; k < REGISTRY_FAULT_KINDS_; k++) {
 		if (!(bits & (1u << k)))
 			continue;
@@ -271,6 +276,16 @@ static void shim_take_notices(void)
 			 REGISTRY_FAULT_LIMIT);
 		shim_warn(line);
 	}
+}
+
+/* Takes the registry's fault notices and logs them. Called after
+ * recording, with no lock held, on every recorded call: inline, it costs
+ * the registry's one load when there is nothing to say. */
+static inline void shim_take_notices(void)
+{
+	unsigned bits = registry_take_notices(shim.registry);
+	if (bits != 0)
+		shim_log_notices(bits);
 }
 
 /* A stream socket of a family that can carry WebSocket traffic? Asked
