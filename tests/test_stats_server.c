@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -463,7 +464,7 @@ Test(stats_server, replaces_a_stale_socket_of_ours_but_not_other_files)
 {
 	struct fixture f = {0};
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	char *answer;
+	char *answer, stale[128];
 	int fd;
 
 	make_top(&f);
@@ -484,6 +485,23 @@ Test(stats_server, replaces_a_stale_socket_of_ours_but_not_other_files)
 	stats_server_stop(f.s);
 	f.s = NULL;
 
+	/* The same under the name it is bound to before it takes its own
+	 * (a program that died between the two). */
+	snprintf(stale, sizeof(stale), "%s.new", f.sock);
+	cr_assert_lt(strlen(stale), sizeof(addr.sun_path));
+	memcpy(addr.sun_path, stale, strlen(stale) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	close(fd);
+	f.s = start_in(&f, f.dir);
+	cr_assert_not_null(f.s, "%s", warned);
+	answer = ask(f.sock, "ping\n");
+	cr_assert_str_eq(answer, "pong\n");
+	free(answer);
+	cr_assert_eq(access(stale, F_OK), -1);
+	stats_server_stop(f.s);
+	f.s = NULL;
+
 	/* A regular file there is someone's data, not ours to remove. */
 	fd = open(f.sock, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	cr_assert_geq(fd, 0);
@@ -495,6 +513,55 @@ Test(stats_server, replaces_a_stale_socket_of_ours_but_not_other_files)
 	cr_assert(strstr(warned, f.sock), "%s", warned);
 	cr_assert(strstr(warned, "not a socket of ours"), "%s", warned);
 	cr_assert_eq(access(f.sock, F_OK), 0);
+	teardown(&f);
+}
+
+/* The events inotify reported for name in dir since watch was set up, as
+ * one mask (IN_CREATE, IN_MOVED_TO, ...). */
+static uint32_t events_for(int watch, const char *name)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	uint32_t seen = 0;
+	ssize_t n;
+
+	while ((n = read(watch, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			if (ev->len && strcmp(ev->name, name) == 0)
+				seen |= ev->mask;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return seen;
+}
+
+Test(stats_server, the_socket_takes_its_name_only_once_it_listens)
+{
+	struct fixture f = {0};
+	char name[32], bound[128];
+	int watch;
+
+	make_top(&f);
+	f.r = new_registry();
+	cr_assert_eq(mkdir(f.dir, 0700), 0);
+	watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	cr_assert_geq(watch, 0);
+	cr_assert_geq(inotify_add_watch(watch, f.dir,
+					IN_CREATE | IN_MOVED_TO |
+					    IN_MOVED_FROM | IN_DELETE),
+		      0);
+	f.s = start_in(&f, f.dir);
+	cr_assert_not_null(f.s, "%s", warned);
+
+	/* Bound and listening under another name first, then renamed: no
+	 * client can find the path and be refused. */
+	snprintf(name, sizeof(name), "%d.sock", getpid());
+	cr_assert_eq(events_for(watch, name), IN_MOVED_TO,
+		     "the path appeared other than by rename");
+	snprintf(bound, sizeof(bound), "%s.new", f.sock);
+	cr_assert_eq(access(bound, F_OK), -1, "%s is left", bound);
+	close(watch);
 	teardown(&f);
 }
 

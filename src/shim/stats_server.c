@@ -88,6 +88,10 @@ struct stats_server {
 	atomic_int handoff;
 	/* <dir>/<pid>.sock */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	/* <dir>/<pid>.sock.new: the name the socket is bound to, listening,
+	 * before it is renamed to path (stats_server_listen). Accepted
+	 * sockets carry it as their address. */
+	char bound[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
 /* What a request line asks for. */
@@ -284,6 +288,10 @@ static bool stats_server_is_fresh_socket(int fd)
  * socket (close-on-exec, non-blocking, adopted: stats_server_config), with
  * the socket file's identity in *sock and the socket's in *listener, or
  * -errno with the reason in why.
+ *
+ * The socket is bound to s->bound and takes the name s->path by rename
+ * once it listens, so that a client never finds at s->path a socket that
+ * refuses it ("not answering") while the process is starting.
  */
 static int stats_server_listen(const struct stats_server *s,
 			       struct stats_server_file *sock,
@@ -295,7 +303,7 @@ static int stats_server_listen(const struct stats_server *s,
 	struct stat st;
 	int fd, e;
 
-	memcpy(addr.sun_path, s->path, sizeof(addr.sun_path));
+	memcpy(addr.sun_path, s->bound, sizeof(addr.sun_path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		e = errno;
@@ -326,7 +334,7 @@ static int stats_server_listen(const struct stats_server *s,
 	/* Exactly 0600 whatever the umask took away (clients need rw). The
 	 * directory is ours and closed to others, so the path is still the
 	 * file we bound. */
-	if (chmod(s->path, 0600) < 0 || lstat(s->path, &st) < 0) {
+	if (chmod(s->bound, 0600) < 0 || lstat(s->bound, &st) < 0) {
 		e = errno;
 		snprintf(why, cap, "cannot be made mode 0600: %s",
 			 stats_server_strerror(e, err, sizeof(err)));
@@ -340,10 +348,16 @@ static int stats_server_listen(const struct stats_server *s,
 			 stats_server_strerror(e, err, sizeof(err)));
 		goto unlink_socket;
 	}
+	if (rename(s->bound, s->path) < 0) {
+		e = errno;
+		snprintf(why, cap, "cannot take its name: %s",
+			 stats_server_strerror(e, err, sizeof(err)));
+		goto unlink_socket;
+	}
 	return fd;
 
 unlink_socket:
-	unlink(s->path);
+	unlink(s->bound);
 close_socket:
 	close(fd);
 	return -e;
@@ -755,7 +769,7 @@ static void stats_server_client(struct stats_server *s, int fd)
 	 * else at this number is the host's (own_fds.h), never touched. */
 	if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ||
 	    addr.sun_family != AF_UNIX ||
-	    strncmp(addr.sun_path, s->path, sizeof(addr.sun_path)) != 0 ||
+	    strncmp(addr.sun_path, s->bound, sizeof(addr.sun_path)) != 0 ||
 	    !stats_server_file_of(fd, &file)) {
 		if (s->fd_forget)
 			s->fd_forget(fd);
@@ -823,8 +837,9 @@ static void *stats_server_main(void *arg)
 
 /* ---- start, stop, forget ----------------------------------------------- */
 
-/* Fills s->path with <dir>/<pid>.sock, dir made absolute. Returns 0 or
- * -ENAMETOOLONG / -errno of getcwd. */
+/* Fills s->path with <dir>/<pid>.sock, dir made absolute, and s->bound
+ * with the same and ".new". Returns 0 or -ENAMETOOLONG / -errno of
+ * getcwd. */
 static int stats_server_make_path(struct stats_server *s, const char *dir)
 {
 	char cwd[PATH_MAX];
@@ -840,6 +855,9 @@ static int stats_server_make_path(struct stats_server *s, const char *dir)
 			     dir, s->pid);
 	}
 	if (n < 0 || (size_t)n >= sizeof(s->path))
+		return -ENAMETOOLONG;
+	n = snprintf(s->bound, sizeof(s->bound), "%s.new", s->path);
+	if (n < 0 || (size_t)n >= sizeof(s->bound))
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -905,8 +923,8 @@ static int stats_server_open_socket(struct stats_server *s, const char *dir,
 }
 
 /*
- * At s->path: the directory made safe, a stale socket removed, the
- * listening socket. Returns it, with the identities stats_server_listen
+ * At s->path: the directory made safe, stale sockets removed (at s->path
+ * and at s->bound), the listening socket. Returns it, with the identities stats_server_listen
  * gives, or -errno with the warn line's detail ("'<path>' <reason>") in
  * why. Also how the thread replaces a listening socket that died.
  */
@@ -924,6 +942,12 @@ static int stats_server_bind_path(const struct stats_server *s,
 	rc = stats_server_prepare_dir(dir, s->euid, reason, sizeof(reason));
 	if (rc < 0) {
 		snprintf(why, cap, "directory '%s' %s", dir, reason);
+		return rc;
+	}
+	rc = stats_server_remove_stale(s->bound, s->euid, reason,
+				       sizeof(reason));
+	if (rc < 0) {
+		snprintf(why, cap, "'%s' %s", s->bound, reason);
 		return rc;
 	}
 	rc =

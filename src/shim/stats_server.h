@@ -100,8 +100,11 @@ struct stats_server;
  * effective uid, with no group or other permission bits (mode & 077 == 0).
  * A leftover socket at <dir>/<pid>.sock owned by us (from an earlier
  * program this pid ran before exec) is removed; anything else there is
- * refused. The socket file gets mode 0600 whatever the umask; the umask is
- * never changed (it is process-wide and the host may be creating files).
+ * refused; the same at <dir>/<pid>.sock.new. The socket is bound there,
+ * made mode 0600 whatever the umask (the umask is never changed: it is
+ * process-wide and the host may be creating files), set listening, and
+ * only then renamed to <dir>/<pid>.sock: a client that finds the name can
+ * connect.
  *
  * r must outlive the server (stop it before registry_free). Returns NULL,
  * after exactly one warn line naming the path and the reason, when

@@ -3,7 +3,7 @@ socket (own_fd_host.c, one --case per run): close() and I/O on it, a
 close() loop over every number, close_range (0, ~0U included), closefrom
 (3), dup2 onto it, and close_range(3, ~0U, CLOSE_RANGE_UNSHARE) from the
 only thread. The number is found in the shimmed host's /proc/<pid>/fd (the
-listening socket bound to <pid>.sock); the same number is then given to
+listening socket bound to <pid>.sock.new); the same number is then given to
 the same host without the shim. Checks, per case:
   - the host sees exactly what it sees without the shim: every call's
     result and errno, the numbers open() gives after closing everything,
@@ -51,8 +51,10 @@ def fds_on_socket(pid, inode):
 
 
 def shim_listener(sock_dir, pid):
-    """(fd numbers, inode) of the shim's listening socket in pid."""
-    inode = socket_inode(harness.socket_path(sock_dir, pid))
+    """(fd numbers, inode) of the shim's listening socket in pid. It is
+    bound as <pid>.sock.new and renamed to <pid>.sock once listening
+    (stats_server.h), so the kernel lists it under the first name."""
+    inode = socket_inode(harness.socket_path(sock_dir, pid) + ".new")
     return (fds_on_socket(pid, inode) if inode else [], inode)
 
 
