@@ -464,43 +464,35 @@ Test(stats_server, replaces_a_stale_socket_of_ours_but_not_other_files)
 {
 	struct fixture f = {0};
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	char *answer, stale[128];
+	char *answer, stale[2][128];
 	int fd;
 
 	make_top(&f);
 	f.r = new_registry();
 	cr_assert_eq(mkdir(f.dir, 0700), 0);
 
-	/* A socket left by this pid's previous program: bound, never
-	 * removed, nobody listening. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", f.sock);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	close(fd);
-	f.s = start_in(&f, f.dir);
-	cr_assert_not_null(f.s, "%s", warned);
-	answer = ask(f.sock, "ping\n");
-	cr_assert_str_eq(answer, "pong\n");
-	free(answer);
-	stats_server_stop(f.s);
-	f.s = NULL;
-
-	/* The same under the name it is bound to before it takes its own
-	 * (a program that died between the two). */
-	snprintf(stale, sizeof(stale), "%s.new", f.sock);
-	cr_assert_lt(strlen(stale), sizeof(addr.sun_path));
-	memcpy(addr.sun_path, stale, strlen(stale) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	close(fd);
-	f.s = start_in(&f, f.dir);
-	cr_assert_not_null(f.s, "%s", warned);
-	answer = ask(f.sock, "ping\n");
-	cr_assert_str_eq(answer, "pong\n");
-	free(answer);
-	cr_assert_eq(access(stale, F_OK), -1);
-	stats_server_stop(f.s);
-	f.s = NULL;
+	/* A socket left by this pid's previous program (bound, never
+	 * removed, nobody listening), at the socket's name or at the name it
+	 * is bound to before it takes its own (a program that died between
+	 * the two). */
+	snprintf(stale[0], sizeof(stale[0]), "%s", f.sock);
+	snprintf(stale[1], sizeof(stale[1]), "%s.new", f.sock);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_lt(strlen(stale[i]), sizeof(addr.sun_path));
+		memcpy(addr.sun_path, stale[i], strlen(stale[i]) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)),
+			     0);
+		close(fd);
+		f.s = start_in(&f, f.dir);
+		cr_assert_not_null(f.s, "%s", warned);
+		answer = ask(f.sock, "ping\n");
+		cr_assert_str_eq(answer, "pong\n");
+		free(answer);
+		cr_assert_eq(access(stale[1], F_OK), -1);
+		stats_server_stop(f.s);
+		f.s = NULL;
+	}
 
 	/* A regular file there is someone's data, not ours to remove. */
 	fd = open(f.sock, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
