@@ -924,9 +924,10 @@ static int stats_server_open_socket(struct stats_server *s, const char *dir,
 
 /*
  * At s->path: the directory made safe, stale sockets removed (at s->path
- * and at s->bound), the listening socket. Returns it, with the identities stats_server_listen
- * gives, or -errno with the warn line's detail ("'<path>' <reason>") in
- * why. Also how the thread replaces a listening socket that died.
+ * and at s->bound), the listening socket. Returns it, with the identities
+ * stats_server_listen gives, or -errno with the warn line's detail
+ * ("'<path>' <reason>") in why. Also how the thread replaces a listening
+ * socket that died.
  */
 static int stats_server_bind_path(const struct stats_server *s,
 				  struct stats_server_file *sock,
