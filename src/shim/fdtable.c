@@ -54,11 +54,6 @@ size_t shim_fdtable_size(void)
 	return shim_nslots;
 }
 
-static bool shim_fd_in_table(int fd)
-{
-	return fd >= 0 && (size_t)fd < shim_nslots;
-}
-
 void shim_fd_mark_lost(int fd, enum registry_dir dir)
 {
 	if (shim_fd_in_table(fd))

@@ -54,12 +54,18 @@ extern size_t shim_nslots;
 #define SHIM_FD_KIND_MASK 0x0fu
 #define SHIM_FD_LOST_SHIFT 4
 
+/* Whether the table covers fd (never before it exists). */
+static inline bool shim_fd_in_table(int fd)
+{
+	return fd >= 0 && (size_t)fd < shim_nslots;
+}
+
 /* The kind of fd; SHIM_FD_IGNORED for fds past the table (and for every fd
  * before the table exists). Lock-free: this is the whole cost of a hooked
  * call on an fd that is not a WebSocket. */
 static inline enum shim_fd_kind shim_fd_kind(int fd)
 {
-	if (fd < 0 || (size_t)fd >= shim_nslots)
+	if (!shim_fd_in_table(fd))
 		return SHIM_FD_IGNORED;
 	return (enum shim_fd_kind)(atomic_load_explicit(&shim_kinds[fd],
 							memory_order_relaxed) &
@@ -83,7 +89,7 @@ void shim_fd_mark_lost(int fd, enum registry_dir dir);
 unsigned shim_fd_take_lost_marked(int fd);
 static inline unsigned shim_fd_take_lost(int fd)
 {
-	if (fd < 0 || (size_t)fd >= shim_nslots ||
+	if (!shim_fd_in_table(fd) ||
 	    (atomic_load_explicit(&shim_kinds[fd], memory_order_relaxed) >>
 	     SHIM_FD_LOST_SHIFT) == 0)
 		return 0;

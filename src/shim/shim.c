@@ -335,18 +335,15 @@ static void shim_fd_done_feeding(int fd, struct shim_fd *f)
 	shim_fd_unlock(f);
 }
 
-void shim_io(int fd, enum registry_dir dir, const void *buf, ssize_t n)
+/* What shim_io_iov does for an fd that may carry WebSocket traffic. Out
+ * of line, and kept whole under its own name (noipa: no clone, no part
+ * inlined): the hooks' fast path stays one load and a test, and
+ * tools/bench counts wsdbg's work in a server inside this function. */
+static __attribute__((noipa)) void shim_record_io(int fd,
+						  enum registry_dir dir,
+						  const struct iovec *iov,
+						  size_t iovcnt, ssize_t n)
 {
-	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf,
-			    .iov_len = (size_t)n};
-	shim_io_iov(fd, dir, &iov, 1, n);
-}
-
-void shim_io_iov(int fd, enum registry_dir dir, const struct iovec *iov,
-		 size_t iovcnt, ssize_t n)
-{
-	if (n <= 0 || shim_fd_kind(fd) == SHIM_FD_IGNORED)
-		return;
 	shim_depth++;
 	size_t first_iov = 0;
 	while (first_iov < iovcnt && iov[first_iov].iov_len == 0)
@@ -363,6 +360,20 @@ void shim_io_iov(int fd, enum registry_dir dir, const struct iovec *iov,
 	}
 	shim_take_notices();
 	shim_depth--;
+}
+
+void shim_io_iov(int fd, enum registry_dir dir, const struct iovec *iov,
+		 size_t iovcnt, ssize_t n)
+{
+	if (n > 0 && shim_fd_kind(fd) != SHIM_FD_IGNORED)
+		shim_record_io(fd, dir, iov, iovcnt, n);
+}
+
+void shim_io(int fd, enum registry_dir dir, const void *buf, ssize_t n)
+{
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf,
+			    .iov_len = (size_t)n};
+	shim_io_iov(fd, dir, &iov, 1, n);
 }
 
 void shim_io_unseen(int fd, enum registry_dir dir, ssize_t n)

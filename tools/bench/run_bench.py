@@ -470,7 +470,7 @@ class Runner:
 
     def server_counts(self):
         """Instructions per message of wsdbg's work in the echo server
-        itself (callgrind, collecting inside shim_io_iov only: what the
+        itself (callgrind, collecting inside shim_record_io only: what the
         hooks hand over after the real call, so the socket's lock, the
         clock, decoding and recording, without the C library's part),
         over the messages recorded both ways. Two runs of each shape, a
@@ -492,13 +492,13 @@ class Runner:
         return rows
 
     def server_count(self, conns, window, size, duration):
-        """(instructions inside shim_io_iov, messages recorded both ways)
+        """(instructions inside shim_record_io, messages recorded both ways)
         of one run of the echo server under wsdbg and callgrind, or
         None."""
         cmd, env = self.server_cmd("c", "wsdbg")
         out = os.path.join(self.tmp, "server.callgrind")
         cmd = cmd[:3] + ["valgrind", "--tool=callgrind",
-                         "--toggle-collect=shim_io_iov",
+                         "--toggle-collect=shim_record_io",
                          "--callgrind-out-file=" + out] + cmd[3:]
         p = self.spawn(cmd, env)
         try:
@@ -912,7 +912,7 @@ def report(run, started, load_start):
     if run.results.get("server_ir"):
         parts += ["wsdbg's work in the C echo server under callgrind, per "
                   "message recorded (each way counts one; inside "
-                  "`shim_io_iov`: the socket's lock, the clock, decoding "
+                  "`shim_record_io`: the socket's lock, the clock, decoding "
                   "and recording; the difference between a short and a "
                   "long run)", "",
                   "| shape | messages recorded (difference) | instructions "
