@@ -335,14 +335,24 @@ static void shim_fd_done_feeding(int fd, struct shim_fd *f)
 	shim_fd_unlock(f);
 }
 
-/* What shim_io_iov does for an fd that may carry WebSocket traffic. Out
- * of line, and kept whole under its own name (noipa: no clone, no part
- * inlined): the hooks' fast path stays one load and a test, and
- * tools/bench counts wsdbg's work in a server inside this function. */
-static __attribute__((noipa)) void shim_record_io(int fd,
-						  enum registry_dir dir,
-						  const struct iovec *iov,
-						  size_t iovcnt, ssize_t n)
+/* Out of line and whole under its own name: gcc's noipa (no clone, no
+ * part inlined elsewhere); clang, which has no such attribute, does not
+ * split functions by default. */
+#if defined(__has_attribute)
+#if __has_attribute(noipa)
+#define SHIM_WHOLE __attribute__((noipa))
+#endif
+#endif
+#ifndef SHIM_WHOLE
+#define SHIM_WHOLE __attribute__((noinline))
+#endif
+
+/* What shim_io_iov does for an fd that may carry WebSocket traffic. Kept
+ * whole (SHIM_WHOLE): the hooks' fast path stays one load and a test,
+ * and tools/bench counts wsdbg's work in a server inside this function. */
+static SHIM_WHOLE void shim_record_io(int fd, enum registry_dir dir,
+				      const struct iovec *iov, size_t iovcnt,
+				      ssize_t n)
 {
 	shim_depth++;
 	size_t first_iov = 0;
