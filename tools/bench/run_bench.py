@@ -170,6 +170,8 @@ class Runner:
             env["WSDBG_DIR"] = self.wsdbg_dir
             if variant == "wsdbg-noinflate":
                 env["WSDBG_INFLATE"] = "0"
+            if variant == "wsdbg-metadata":
+                env["WSDBG_CAPTURE"] = "metadata"
         elif variant.startswith("forward"):
             env["LD_PRELOAD"] = self.forward
             if variant == "forward+thread":
@@ -321,6 +323,10 @@ class Runner:
                     plan.append(("c", v, shape, False))
                 if self.args.shim_b:
                     plan.append(("c", "wsdbg-b", shape, False))
+                # What storing the messages' content costs: the same
+                # decoding and counting, nothing kept (WSDBG_CAPTURE).
+                if shape in heavy_shapes:
+                    plan.append(("c", "wsdbg-metadata", shape, False))
                 if shape in heavy_shapes and shutil.which("strace"):
                     plan.append(("c", "strace", shape, False))
                 if shape in heavy_shapes and shutil.which("tshark"):
@@ -678,6 +684,7 @@ def loadavg():
 VARIANT_NAMES = {"bare": "alone", "wsdbg": "wsdbg", "forward": "forward-only",
                  "strace": "strace -f", "tshark": "tshark capture",
                  "wsdbg-noinflate": "wsdbg, WSDBG_INFLATE=0",
+                 "wsdbg-metadata": "wsdbg, WSDBG_CAPTURE=metadata",
                  "forward+thread": "forward-only + 1 idle thread",
                  "wsdbg-b": "wsdbg B (--shim-b)"}
 SERVER_NAMES = {"c": "C epoll", "python": "python3-websockets",
@@ -695,7 +702,7 @@ def throughput_table(run):
             if not base:
                 continue
             for variant in ("bare", "wsdbg", "wsdbg-b", "wsdbg-noinflate",
-                            "forward", "forward+thread", "strace", "tshark"):
+                            "wsdbg-metadata", "forward", "forward+thread", "strace", "tshark"):
                 rs = res.get((server, variant, shape))
                 if not rs:
                     continue
@@ -954,8 +961,9 @@ def main():
                     " (python and node run p128, p4k, r128 at most)")
     ap.add_argument("--variants", type=lambda v: v.split(","),
                     help="variants to run, of: bare,wsdbg,forward,"
-                    "forward+thread,wsdbg-b,strace,tshark (default: all "
-                    "that apply; bare is always run, the ratios need it)")
+                    "forward+thread,wsdbg-b,wsdbg-metadata,strace,tshark "
+                    "(default: all that apply; bare is always run, the "
+                    "ratios need it)")
     args = ap.parse_args()
     if args.reps is None:
         args.reps = 2 if args.quick else 5
