@@ -769,40 +769,62 @@ def ratio(run, server, variant, shape, field):
 
 
 def targets(run):
+    """The issue's targets against this run. Where the shape had a
+    forward-only control, its ratio is shown beside: a preload that does
+    nothing, measured in the same repetitions, which on a noisy machine
+    can miss the aim too. A target wsdbg misses is not judged by this run
+    when the control missed it as well and wsdbg's ratio over the
+    control's would meet it; otherwise it is not met."""
     out = []
 
-    def check(name, value, limit, higher_is_better, fmt="%.3f"):
-        if value is None:
-            out.append("| %s | not measured | %s |" % (name, fmt % limit))
-            return
-        ok = value >= limit if higher_is_better else value <= limit
-        out.append("| %s | %s | %s %s | %s |" %
-                   (name, fmt % value, ">=" if higher_is_better else "<=",
-                    fmt % limit, "met" if ok else "NOT MET"))
+    def meets(value, limit, higher_is_better):
+        return value >= limit if higher_is_better else value <= limit
 
-    out.append("| target | measured | aim | |")
-    out.append("|---|---|---|---|")
-    check("64x1 128 B throughput ratio", ratio(run, "c", "wsdbg", "r128",
-                                               "msgs_per_s"), 0.98, True)
-    check("64x1 128 B CPU/msg ratio", ratio(run, "c", "wsdbg", "r128",
-                                            "server_cpu_ns_per_msg"), 1.03,
-          False)
-    check("8x16 128 B throughput ratio", ratio(run, "c", "wsdbg", "p128",
-                                               "msgs_per_s"), 0.90, True)
-    check("8x16 128 B CPU/msg ratio", ratio(run, "c", "wsdbg", "p128",
-                                            "server_cpu_ns_per_msg"), 1.10,
-          False)
-    check("8x16 4 KiB throughput ratio", ratio(run, "c", "wsdbg", "p4k",
-                                               "msgs_per_s"), 0.97, True)
-    check("8x16 64 KiB throughput ratio", ratio(run, "c", "wsdbg", "p64k",
-                                                "msgs_per_s"), 0.97, True)
+    def check(name, value, limit, higher_is_better, fmt="%.3f",
+              control=None):
+        shown = fmt % control if control is not None else "-"
+        aim = "%s %s" % (">=" if higher_is_better else "<=", fmt % limit)
+        if value is None:
+            out.append("| %s | not measured | %s | %s | |" %
+                       (name, shown, aim))
+            return
+        if meets(value, limit, higher_is_better):
+            verdict = "met"
+        elif control and not meets(control, limit, higher_is_better) and \
+                meets(value / control, limit, higher_is_better):
+            # Missed, but so did a preload that does nothing, and
+            # against it wsdbg would meet the aim.
+            verdict = "not judged: the control misses it too"
+        else:
+            verdict = "NOT MET"
+        out.append("| %s | %s | %s | %s | %s |" %
+                   (name, fmt % value, shown, aim, verdict))
+
+    def check_ratio(name, server, shape, metric, limit):
+        check(name, ratio(run, server, "wsdbg", shape, metric), limit,
+              metric == "msgs_per_s",
+              control=ratio(run, server, "forward", shape, metric))
+
+    out.append("| target | measured | forward-only, same run | aim | |")
+    out.append("|---|---|---|---|---|")
+    check_ratio("64x1 128 B throughput ratio", "c", "r128", "msgs_per_s",
+                0.98)
+    check_ratio("64x1 128 B CPU/msg ratio", "c", "r128",
+                "server_cpu_ns_per_msg", 1.03)
+    check_ratio("8x16 128 B throughput ratio", "c", "p128", "msgs_per_s",
+                0.90)
+    check_ratio("8x16 128 B CPU/msg ratio", "c", "p128",
+                "server_cpu_ns_per_msg", 1.10)
+    check_ratio("8x16 4 KiB throughput ratio", "c", "p4k", "msgs_per_s",
+                0.97)
+    check_ratio("8x16 64 KiB throughput ratio", "c", "p64k", "msgs_per_s",
+                0.97)
     for server in ("python", "node"):
         for shape in ("p128", "p4k", "r128"):
-            r = ratio(run, server, "wsdbg", shape, "msgs_per_s")
-            if r is not None:
-                check("%s %s throughput ratio" % (SERVER_NAMES[server],
-                                                  SHAPES[shape][3]), r, 0.99,
-                      True)
+            if ratio(run, server, "wsdbg", shape, "msgs_per_s") is not None:
+                check_ratio("%s %s throughput ratio" %
+                            (SERVER_NAMES[server], SHAPES[shape][3]),
+                            server, shape, "msgs_per_s", 0.99)
     hooks = run.results.get("hooks")
     if hooks:
         ns = hooks["ns"]
