@@ -702,7 +702,8 @@ def throughput_table(run):
             if not base:
                 continue
             for variant in ("bare", "wsdbg", "wsdbg-b", "wsdbg-noinflate",
-                            "wsdbg-metadata", "forward", "forward+thread", "strace", "tshark"):
+                            "wsdbg-metadata", "forward", "forward+thread",
+                            "strace", "tshark"):
                 rs = res.get((server, variant, shape))
                 if not rs:
                     continue
