@@ -24,10 +24,15 @@ from cli_check import check, expect, run, sanitized, sanitizer_report, \
     summary
 from fake_server import FakeServer
 
-# The CLI's documented bound for one request (SOURCE_TIMEOUT_MS) and the
-# slack allowed on a loaded 2-core machine under sanitizers.
+# The CLI's documented bound for one request (SOURCE_TIMEOUT_MS), and the
+# slack allowed past it on a loaded 2-core machine under sanitizers: the
+# wait ends at the timeout, but the process around it may then wait for a
+# core (a fresh-clone run on 2026-12-07 took 3.8 s, 0.07 s of CPU, for a
+# silent peer, under ASan with another test beside it). The cases that
+# end without waiting keep the tighter QUICK_S.
 TIMEOUT_S = 2.0
-SLACK_S = 1.5
+SLACK_S = 3.0
+QUICK_S = TIMEOUT_S / 2 + 1.5
 
 
 class Cli:
@@ -43,7 +48,7 @@ class Cli:
 def bad_sockets(cli, sock_dir, fixtures):
     with open(os.path.join(fixtures, "live.json"), "rb") as f:
         good = f.read()
-    quick = TIMEOUT_S / 2 + SLACK_S  # far below the timeout
+    quick = QUICK_S
     cases = [
         # behaviour, what stderr says, commands tried, time bound
         ("garbage", "sent an answer that is not JSON",
