@@ -64,6 +64,19 @@ void fault_inject_exempt_thread(void)
 	exempt = true;
 }
 
+bool fault_inject_exempt_set(bool on)
+{
+	bool was = exempt;
+	exempt = on;
+	return was;
+}
+
+bool fault_inject_shared_fds(void)
+{
+	const char *v = getenv("WSDBG_FAULT_SHARED_FDS");
+	return v && strcmp(v, "1") == 0;
+}
+
 /* Whether this call fails under plan p. */
 static bool fault_now(struct fault_plan *p)
 {

@@ -12,6 +12,8 @@
  *   WSDBG_FAULT_DECODER=PLAN  ws_decoder_feed claims to have used one byte
  *                             more than it was given (a broken contract,
  *                             which capture must catch)
+ *   WSDBG_FAULT_SHARED_FDS=1  the stats server keeps its descriptors in
+ *                             the host's table (fault_inject_shared_fds)
  *
  * PLAN counts the calls made while armed on a thread that is not exempt,
  * from 1: "every:K" fails every K-th (every:1, all of them), "once:N" only
@@ -32,5 +34,13 @@ void fault_inject_arm(bool on);
 
 /* Nothing fails on the calling thread from now on. */
 void fault_inject_exempt_thread(void);
+
+/* Exempts the calling thread (on) or not; returns what it was. */
+bool fault_inject_exempt_set(bool on);
+
+/* WSDBG_FAULT_SHARED_FDS=1: the stats server's thread is refused a
+ * descriptor table of its own, as by a kernel older than Linux 5.9, so
+ * its descriptors live in the host's table (own_fds.h). */
+bool fault_inject_shared_fds(void);
 
 #endif

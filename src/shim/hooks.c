@@ -300,11 +300,23 @@ SHIM_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	return ret;
 }
 
+SHIM_EXPORT int listen(int fd, int backlog)
+{
+	SHIM_REFUSE_OWN(fd, -1);
+	int ret = shim_real()->listen(fd, backlog);
+	if (ret == 0)
+		SHIM_AFTER(shim_stream_listening(fd));
+	return ret;
+}
+
 SHIM_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 {
 	SHIM_REFUSE_OWN(fd, -1);
 	int ret = shim_real()->accept(fd, addr.__sockaddr__, len);
-	SHIM_AFTER(shim_fd_opened(ret));
+	SHIM_AFTER(if (ret >= 0) {
+		shim_fd_opened(ret);
+		shim_server_needed();
+	});
 	return ret;
 }
 
@@ -313,7 +325,10 @@ SHIM_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len,
 {
 	SHIM_REFUSE_OWN(fd, -1);
 	int ret = shim_real()->accept4(fd, addr.__sockaddr__, len, flags);
-	SHIM_AFTER(shim_fd_opened(ret));
+	SHIM_AFTER(if (ret >= 0) {
+		shim_fd_opened(ret);
+		shim_server_needed();
+	});
 	return ret;
 }
 

@@ -53,6 +53,7 @@
 	X(int, fcntl64, (int, int, ...))                                     \
 	X(int, accept, (int, struct sockaddr *, socklen_t *))                \
 	X(int, accept4, (int, struct sockaddr *, socklen_t *, int))          \
+	X(int, listen, (int, int))                                           \
 	X(int, socket, (int, int, int))                                      \
 	X(int, socketpair, (int, int, int, int[2]))                          \
 	X(int, open, (const char *, int, ...))                               \

@@ -3,8 +3,13 @@
  *
  * State is set up once, from whichever comes first: the constructor, or a
  * hook running earlier (another library's constructor doing I/O). The
- * stats server thread is started by the constructor only, and again in a
- * fork child.
+ * stats server thread starts only when the process first needs it
+ * (shim_server_needed: it listens or accepts on a stream socket, or
+ * capture starts following one), never from a signal handler or inside a
+ * fork; a fork child starts it again the same way. So a process that
+ * never serves or speaks HTTP has no thread and no descriptor of wsdbg's:
+ * it stays single-threaded (unshare(CLONE_NEWUSER), Chromium's zygote),
+ * and glibc keeps its single-threaded fast paths.
  *
  * Internal faults (registry.h: an allocation that failed, a broken
  * invariant) degrade the connection they hit to pass-through; the first
@@ -45,9 +50,18 @@
 #include "fault_inject.h"
 #define SHIM_FAULTS_ARM(on) fault_inject_arm(on)
 #define SHIM_FAULTS_EXEMPT_THREAD() fault_inject_exempt_thread()
+#define SHIM_FAULTS_SHARED_FDS() fault_inject_shared_fds()
+#define SHIM_FAULTS_EXEMPT_SET(on) fault_inject_exempt_set(on)
 #else
 #define SHIM_FAULTS_ARM(on) ((void)0)
 #define SHIM_FAULTS_EXEMPT_THREAD() ((void)0)
+#define SHIM_FAULTS_SHARED_FDS() false
+#define SHIM_FAULTS_EXEMPT_SET(on) shim_faults_exempt_none(on)
+static inline bool shim_faults_exempt_none(bool on)
+{
+	(void)on;
+	return false;
+}
 #endif
 
 
@@ -80,6 +94,15 @@ static struct {
 static pthread_mutex_t shim_server_lock = PTHREAD_MUTEX_INITIALIZER;
 /* shim.server != NULL, readable without the lock (from a handler). */
 static _Atomic bool shim_server_up;
+/* The server's descriptors are in a table of its own thread's
+ * (stats_server_private_fds): the host's table holds none of them. */
+static _Atomic bool shim_server_private;
+/* This process has needed the server (shim_server_needed): set once,
+ * under shim_server_lock; cleared in a fork child. */
+static _Atomic bool shim_server_wanted;
+/* This process (or the parent it was forked from) listened on a stream
+ * socket: a fork child of it is a pre-fork worker, or about to exec. */
+static _Atomic bool shim_listened;
 
 static _Atomic int shim_state;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
@@ -315,6 +338,7 @@ static struct shim_fd *shim_fd_for_io(int fd, uint8_t first)
 			return NULL;
 		}
 		shim_fd_set_kind(fd, SHIM_FD_TRACKED);
+		shim_server_needed();
 	}
 	struct shim_fd *f = shim_fd_lock(fd, true);
 	if (!f) {
@@ -548,7 +572,8 @@ static int shim_close_range_flags(int flags)
 {
 	if (!(flags & CLOSE_RANGE_UNSHARE) || shim_in_foreign_process())
 		return flags;
-	if (atomic_load(&shim_server_up) && shim_thread_count() == 2)
+	if (atomic_load(&shim_server_up) && !atomic_load(&shim_server_private) &&
+	    shim_thread_count() == 2)
 		return flags & ~CLOSE_RANGE_UNSHARE;
 	return flags;
 }
@@ -690,6 +715,30 @@ static void shim_server_thread_init(void)
 	SHIM_FAULTS_EXEMPT_THREAD();
 }
 
+/*
+ * stats_server_config.private_fds, on the server's thread: an empty
+ * descriptor table of the thread's own. close_range's CLOSE_RANGE_UNSHARE
+ * over every number copies none of the host's descriptors (Linux 5.9 and
+ * later), so the thread never holds a reference to a file of the host's,
+ * and whatever it opens is in no table the host can see (/proc/PID/fd),
+ * number (the lowest free descriptor stays the host's) or close. In a
+ * sanitizer build 0-2 are kept, so that its reports from this thread
+ * reach stderr. Where the kernel refuses, the table stays shared and
+ * own_fds.h keeps the server's descriptors out of the host's way.
+ */
+static bool shim_server_private_fds(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	const unsigned first = 3;
+#else
+	const unsigned first = 0;
+#endif
+	const struct shim_real *real = shim_real();
+	if (SHIM_FAULTS_SHARED_FDS() || !real->close_range)
+		return false;
+	return real->close_range(first, ~0u, CLOSE_RANGE_UNSHARE) == 0;
+}
+
 /* Starts the stats server; its descriptors are the shim's own
  * (own_fds.h). Called with shim_server_lock held (or in a fork child). */
 static void shim_start_server_locked(void)
@@ -705,6 +754,7 @@ static void shim_start_server_locked(void)
 		.pid = shim.pid,
 		.process = program_invocation_short_name,
 		.thread_init = shim_server_thread_init,
+		.private_fds = shim_server_private_fds,
 		.warn = shim_warn,
 		.fd_adopt = shim_own_fd_adopt,
 		.fd_forget = shim_own_fd_forget,
@@ -713,8 +763,53 @@ static void shim_start_server_locked(void)
 	if (shim.server) {
 		snprintf(shim.socket_path, sizeof(shim.socket_path), "%s",
 			 stats_server_path(shim.server));
+		atomic_store(&shim_server_private,
+			     stats_server_private_fds(shim.server));
 		atomic_store(&shim_server_up, true);
 	}
+}
+
+/* The first need of this process: starts the server, once. Out of line:
+ * it runs once per process. */
+static __attribute__((noinline, cold)) void shim_server_start_needed(void)
+{
+	/* Not from a handler (pthread_create is not async-signal-safe), nor
+	 * in a vfork child, whose memory is its parent's. */
+	if (shim_signal_depth > 0 || shim_in_foreign_process())
+		return;
+	int saved_errno = errno;
+	shim_depth++;
+	/* What the server allocates is not the host's to fail (the test
+	 * build's fault plans count the host's allocations only). */
+	bool exempt = SHIM_FAULTS_EXEMPT_SET(true);
+	pthread_mutex_lock(&shim_server_lock);
+	if (!atomic_load(&shim_server_wanted)) {
+		atomic_store(&shim_server_wanted, true);
+		int state = atomic_load(&shim_state);
+		if (!shim.server && (state == SHIM_ON || state == SHIM_TRIPPED))
+			shim_start_server_locked();
+	}
+	pthread_mutex_unlock(&shim_server_lock);
+	SHIM_FAULTS_EXEMPT_SET(exempt);
+	shim_depth--;
+	errno = saved_errno;
+}
+
+void shim_server_needed(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&shim_server_wanted,
+						  memory_order_relaxed), 1))
+		return;
+	shim_server_start_needed();
+}
+
+void shim_stream_listening(int fd)
+{
+	if (atomic_load_explicit(&shim_listened, memory_order_relaxed) ||
+	    !shim_is_stream_socket(fd))
+		return;
+	atomic_store(&shim_listened, true);
+	shim_server_needed();
 }
 
 /* Stops it (removing its socket file). Lock held. */
@@ -733,6 +828,8 @@ static void shim_forget_server(void)
 {
 	pthread_mutex_init(&shim_server_lock, NULL);
 	atomic_store(&shim_server_up, false);
+	atomic_store(&shim_server_private, false);
+	atomic_store(&shim_server_wanted, false);
 	shim.socket_path[0] = '\0';
 	if (shim.server)
 		stats_server_forget(shim.server);
@@ -760,7 +857,8 @@ void shim_own_fd_vacated(void)
 	int state = atomic_load(&shim_state);
 	shim_depth++;
 	pthread_mutex_lock(&shim_server_lock);
-	if (!shim.server && (state == SHIM_ON || state == SHIM_TRIPPED))
+	if (!shim.server && atomic_load(&shim_server_wanted) &&
+	    (state == SHIM_ON || state == SHIM_TRIPPED))
 		shim_start_server_locked();
 	pthread_mutex_unlock(&shim_server_lock);
 	shim_depth--;
@@ -829,9 +927,45 @@ static void shim_write_dump(void)
 	free(json);
 }
 
+/*
+ * Around fork(): from our prepare handler until our parent or child
+ * handler, the forking thread is inside the shim (shim_depth), so its
+ * hooks only mark bytes unseen, lock-free. This covers the handlers that
+ * run in that window whatever order they were registered in: prepare
+ * handlers registered before ours (run after it), and in the child the
+ * child handlers registered before ours (run before ours resets
+ * anything), which would otherwise wait on a lock that another thread of
+ * the parent held at fork time. Handlers registered after ours run
+ * outside the window and record as usual.
+ */
+static void shim_atfork_prepare(void)
+{
+	shim_depth++;
+}
+
+static void shim_atfork_parent(void)
+{
+	shim_depth--;
+}
+
 /* In the child of fork(): the parent's connections and threads are not
- * ours. Start over with an empty registry and a socket of our own. */
+ * ours. Start over with an empty registry; the server starts again when
+ * the child needs it. */
+static void shim_atfork_child_reset(void);
+
 static void shim_atfork_child(void)
+{
+	shim_atfork_child_reset();
+	shim_depth--; /* shim_atfork_prepare's */
+	/* The child of a server that listens is a pre-fork worker sharing
+	 * its listening sockets: `wsdbg ps` lists it from the start, as the
+	 * master, before its first client. (A child that goes on to exec
+	 * pays for a thread that exec ends.) */
+	if (atomic_load(&shim_listened))
+		shim_server_start_needed();
+}
+
+static void shim_atfork_child_reset(void)
 {
 	int state = atomic_load(&shim_state);
 	if (state == SHIM_TRIPPED) {
@@ -861,8 +995,6 @@ static void shim_atfork_child(void)
 		atomic_store(&shim_state, SHIM_OFF);
 		shim_warn("wsdbg: out of memory in a fork child; tracking is "
 			  "off for it (pass-through)");
-	} else {
-		shim_start_server_locked();
 	}
 	SHIM_FAULTS_ARM(true);
 	shim_depth--;
@@ -873,10 +1005,8 @@ __attribute__((constructor)) static void shim_constructor(void)
 	if (!shim_active())
 		return;
 	shim_depth++;
-	pthread_atfork(NULL, NULL, shim_atfork_child);
-	pthread_mutex_lock(&shim_server_lock);
-	shim_start_server_locked();
-	pthread_mutex_unlock(&shim_server_lock);
+	pthread_atfork(shim_atfork_prepare, shim_atfork_parent,
+		       shim_atfork_child);
 	SHIM_FAULTS_ARM(true);
 	shim_depth--;
 }

@@ -42,6 +42,17 @@ void shim_io_iov(int fd, enum registry_dir dir, const struct iovec *iov,
  * MSG_TRUNC): decoding of that direction stops with a gap. */
 void shim_io_unseen(int fd, enum registry_dir dir, ssize_t n);
 
+/* The process needs its stats server: it accepted a connection, or
+ * capture started following a stream. Starts it the first time (not
+ * from a signal handler); after that one relaxed load. */
+void shim_server_needed(void);
+
+/* fd now listens: when it is a stream socket that may carry WebSocket
+ * traffic (TCP, or Unix for a server behind a proxy), the process needs
+ * its stats server (a server is listed by `wsdbg ps` before its first
+ * client). */
+void shim_stream_listening(int fd);
+
 /* fd was just returned by socket, accept, open...: any state left from an
  * earlier fd of the same number is stale. */
 void shim_fd_opened(int fd);

@@ -1,19 +1,23 @@
 /*
  * stats_server.c - the per-process stats server (stats_server.h).
  *
- * Layout: making the directory and the socket safe (on the caller's thread,
- * in stats_server_start), then the thread: one poll on the listening
- * socket; each client is checked, read, answered and closed before the
- * next is accepted. Stop sets `stopping` and shuts the listening socket
- * down, which every wait of the thread watches (POLLHUP), so it is
- * answered at once even while a stuck client is being served. A
- * listening socket that dies otherwise is replaced by the thread.
+ * Layout: the paths (on the caller's thread, in stats_server_start), then
+ * the thread: it takes a descriptor table of its own when it can, makes
+ * the directory and the socket safe, tells start how that went, and then
+ * polls the listening socket; each client is checked, read, answered and
+ * closed before the next is accepted. With a shared table, stop sets
+ * `stopping` and shuts the listening socket down, which every wait of the
+ * thread watches (POLLHUP), so it is answered at once even while a stuck
+ * client is being served; with a private one it cannot, and the thread
+ * sees `stopping` at its next wake (its poll times out every
+ * STATS_SERVER_CHECK_MS). A listening socket that dies otherwise, or
+ * whose name goes, is replaced by the thread.
  *
  * The server object is written before the thread starts; afterwards the
- * thread alone writes the listening socket's fields (when it replaces
- * it), under fd_lock, which stop takes to read them. `stopping` and
- * `handoff` are atomic; handoff decides who frees the object when stop
- * gives up waiting for the thread.
+ * thread alone writes the listening socket's fields (when it makes or
+ * replaces it), under fd_lock, which start, stop and forget take to read
+ * them. `stopping` and `handoff` are atomic; handoff decides who frees
+ * the object when stop or start leaves the thread to end on its own.
  */
 #define _GNU_SOURCE /* SO_PEERCRED, struct ucred, accept4, strerror_r */
 #include "stats_server.h"
@@ -65,6 +69,7 @@ struct stats_server {
 	int pid;
 	char *process; /* NULL when the config gave none */
 	void (*thread_init)(void);
+	bool (*private_fds)(void);
 	void (*warn)(const char *line);
 	int (*fd_adopt)(int fd);
 	void (*fd_forget)(int fd);
@@ -77,10 +82,17 @@ struct stats_server {
 	struct stats_server_file listen; /* what listen_fd is open on */
 	dev_t sock_dev; /* the socket file we bound, so stop removes only it */
 	ino_t sock_ino;
-	/* Set by the thread once it is up (thread_init run): start waits
-	 * for it, signalled by `started`, under fd_lock. */
+	/* Set by the thread once it is up (its table chosen, its first
+	 * listening socket made or failed): start waits for it, signalled by
+	 * `started`, under fd_lock; then up_rc is 0 or -errno, with the warn
+	 * line's detail in up_why. */
 	bool up;
+	int up_rc;
+	char up_why[512];
 	pthread_cond_t started;
+	/* The thread's descriptors are in a table of its own (private_fds):
+	 * written by the thread before `up`, read-only after. */
+	bool private_table;
 	/* Set by stop before it shuts the listening socket down. */
 	atomic_bool stopping;
 	/* Stop and the thread's end each add one; whoever reaches 2 frees the
@@ -238,10 +250,33 @@ static int stats_server_prepare_dir(const char *dir, uid_t euid, char *why,
 	return 0;
 }
 
+/* True when something listens on the Unix socket at path: a live
+ * process, maybe one whose pid is the same number in another pid
+ * namespace sharing the directory. Only a refused connection (nothing
+ * listens) says the socket is dead. */
+static bool stats_server_answers(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	bool alive;
+	int fd;
+
+	memcpy(addr.sun_path, path, strnlen(path, sizeof(addr.sun_path) - 1));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return false;
+	/* A full backlog (EAGAIN) is a live listener too. */
+	alive = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ||
+		errno == EAGAIN || errno == EINPROGRESS;
+	close(fd);
+	return alive;
+}
+
 /*
- * Removes a leftover socket at path that we own (the pid's previous
- * program, before an exec, could not remove it). Anything else there is
- * not ours to remove. Returns 0 or -errno with the reason in why.
+ * Removes a leftover socket at path that we own and that nothing listens
+ * on (the pid's previous program, before an exec, could not remove it).
+ * Anything else there is not ours to remove: a live socket belongs to a
+ * process with the same pid in another pid namespace. Returns 0 or -errno
+ * with the reason in why.
  */
 static int stats_server_remove_stale(const char *path, uid_t euid, char *why,
 				     size_t cap)
@@ -260,6 +295,11 @@ static int stats_server_remove_stale(const char *path, uid_t euid, char *why,
 	if (!S_ISSOCK(st.st_mode) || st.st_uid != euid) {
 		snprintf(why, cap, "exists and is not a socket of ours");
 		return -EEXIST;
+	}
+	if (stats_server_answers(path)) {
+		snprintf(why, cap, "is in use by a live process (the same pid "
+				   "in another pid namespace?)");
+		return -EADDRINUSE;
 	}
 	if (unlink(path) < 0 && errno != ENOENT) {
 		int e = errno;
@@ -779,30 +819,79 @@ static void stats_server_client(struct stats_server *s, int fd)
 	stats_server_release(s, fd, &file);
 }
 
+/* The path is still the socket the server bound (not removed, nor
+ * replaced by another file). */
+static bool stats_server_path_is_ours(struct stats_server *s)
+{
+	struct stat st;
+	bool ours;
+
+	pthread_mutex_lock(&s->fd_lock);
+	ours = lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev &&
+	       st.st_ino == s->sock_ino;
+	pthread_mutex_unlock(&s->fd_lock);
+	return ours;
+}
+
+/* On the thread, before anything else: the descriptor table, then the
+ * first listening socket; tells start how it went. Returns whether the
+ * thread goes on (it has a socket). */
+static bool stats_server_thread_start(struct stats_server *s)
+{
+	struct stats_server_file sock, listener;
+	char why[sizeof(s->up_why)] = "";
+	int fd;
+
+	if (s->thread_init)
+		s->thread_init();
+	if (s->private_fds && s->private_fds()) {
+		s->private_table = true;
+		s->fd_adopt = NULL; /* nothing of ours is in the host's table */
+		s->fd_forget = NULL;
+	}
+	fd = stats_server_bind_path(s, &sock, &listener, why, sizeof(why));
+	pthread_mutex_lock(&s->fd_lock);
+	if (fd >= 0) {
+		s->listen_fd = fd;
+		s->listen = listener;
+		s->sock_dev = sock.dev;
+		s->sock_ino = sock.ino;
+	}
+	s->up = true;
+	s->up_rc = fd < 0 ? fd : 0;
+	memcpy(s->up_why, why, sizeof(why));
+	pthread_cond_signal(&s->started);
+	pthread_mutex_unlock(&s->fd_lock);
+	return fd >= 0;
+}
+
 static void *stats_server_main(void *arg)
 {
 	struct stats_server *s = arg;
 
-	if (s->thread_init)
-		s->thread_init();
-	pthread_mutex_lock(&s->fd_lock);
-	s->up = true;
-	pthread_cond_signal(&s->started);
-	pthread_mutex_unlock(&s->fd_lock);
+	if (!stats_server_thread_start(s))
+		goto out; /* start reports it and frees (or left us to) */
 	while (!atomic_load(&s->stopping)) {
 		if (s->listen_fd < 0 && !stats_server_reopen(s)) {
 			stats_server_sleep(s, STATS_SERVER_RETRY_MS);
 			continue;
 		}
 		struct pollfd p = {.fd = s->listen_fd, .events = POLLIN};
+		int ready = poll(&p, 1, STATS_SERVER_CHECK_MS);
 
-		if (poll(&p, 1, -1) < 0) {
+		if (ready < 0) {
 			if (errno != EINTR)
 				stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
 			continue;
 		}
 		if (atomic_load(&s->stopping))
 			break;
+		if (ready == 0) {
+			/* Idle: the name must still lead to us. */
+			if (!stats_server_path_is_ours(s))
+				stats_server_drop_listener(s);
+			continue;
+		}
 		/* A healthy listening socket only ever gets readable; and it
 		 * must still be the one made (the host may have replaced the
 		 * number, and then it must not be accepted on). */
@@ -830,6 +919,17 @@ static void *stats_server_main(void *arg)
 		}
 		stats_server_client(s, fd);
 	}
+	if (s->private_table) {
+		/* Stop could not reach the socket: the name is gone already
+		 * unless a reopen raced with it, and the descriptor is only
+		 * this thread's to close. */
+		pthread_mutex_lock(&s->fd_lock);
+		stats_server_unlink_socket(s);
+		stats_server_release(s, s->listen_fd, &s->listen);
+		s->listen_fd = -1;
+		pthread_mutex_unlock(&s->fd_lock);
+	}
+out:
 	if (atomic_fetch_add(&s->handoff, 1) == 1)
 		stats_server_free(s); /* stop gave up waiting; ours to free */
 	return NULL;
@@ -863,22 +963,31 @@ static int stats_server_make_path(struct stats_server *s, const char *dir)
 }
 
 /* Starts the thread with every signal blocked from its first instruction
- * (it inherits the mask), so the host's signals go to the host's threads.
- * Returns 0 or -errno, once the thread is up: then it sits in poll and
- * allocates nothing until a client comes. A host that forks right after
- * (a daemon's fork, setsid, fork) so never forks it in the middle of its
- * start, where an allocator without fork handlers (AddressSanitizer's)
- * could be left locked in the child. */
+ * (it inherits the mask), so the host's signals go to the host's threads,
+ * on a stack of STATS_SERVER_STACK. Returns 0 or -errno, once the thread
+ * is up (its first socket made or failed, up_rc) or about a second has
+ * passed. Once up it sits in poll and allocates nothing until a client
+ * comes. A host that forks right after (a daemon's fork, setsid, fork) so
+ * never forks it in the middle of its start, where an allocator without
+ * fork handlers (AddressSanitizer's) could be left locked in the child. */
 static int stats_server_spawn(struct stats_server *s)
 {
 	sigset_t all, old;
 	struct timespec until;
+	pthread_attr_t attr;
 	int err;
 
+	err = pthread_attr_init(&attr);
+	if (err)
+		return -err;
+	/* A default stack is RLIMIT_STACK (8 MiB) of the host's address
+	 * space; should this size be refused, the default will do. */
+	(void)pthread_attr_setstacksize(&attr, STATS_SERVER_STACK);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&s->thread, NULL, stats_server_main, s);
+	err = pthread_create(&s->thread, &attr, stats_server_main, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (err)
 		return -err;
 	pthread_setname_np(s->thread, "wsdbg-stats");
@@ -893,32 +1002,19 @@ static int stats_server_spawn(struct stats_server *s)
 	return 0;
 }
 
-/*
- * Everything on disk: s->path, the directory made safe, a stale socket
- * removed, the listening socket. Returns the listening socket or -errno
- * with the warn line's detail ("'<path>' <reason>") in why.
- */
-static int stats_server_open_socket(struct stats_server *s, const char *dir,
-				    char *why, size_t cap)
+/* s->path and s->bound from dir. Returns 0 or -errno with the warn
+ * line's detail ("'<dir>': <reason>") in why. */
+static int stats_server_paths(struct stats_server *s, const char *dir,
+			      char *why, size_t cap)
 {
-	struct stats_server_file sock, listener;
 	char err[128];
-	int rc;
+	int rc = stats_server_make_path(s, dir);
 
-	rc = stats_server_make_path(s, dir);
-	if (rc < 0) {
+	if (rc < 0)
 		snprintf(why, cap, "'%s': %s", dir,
 			 rc == -ENAMETOOLONG
 			     ? "path too long for a Unix socket"
 			     : stats_server_strerror(-rc, err, sizeof(err)));
-		return rc;
-	}
-	rc = stats_server_bind_path(s, &sock, &listener, why, cap);
-	if (rc < 0)
-		return rc;
-	s->listen = listener;
-	s->sock_dev = sock.dev;
-	s->sock_ino = sock.ino;
 	return rc;
 }
 
@@ -983,6 +1079,7 @@ struct stats_server *stats_server_start(struct registry *r,
 	    .euid = geteuid(),
 	    .pid = cfg->pid,
 	    .thread_init = cfg->thread_init,
+	    .private_fds = cfg->private_fds,
 	    .warn = cfg->warn,
 	    .fd_adopt = cfg->fd_adopt,
 	    .fd_forget = cfg->fd_forget,
@@ -1000,20 +1097,32 @@ struct stats_server *stats_server_start(struct registry *r,
 		snprintf(why, sizeof(why), "out of memory");
 		goto destroy_lock;
 	}
-	s->listen_fd = stats_server_open_socket(s, cfg->dir, why, sizeof(why));
-	if (s->listen_fd < 0)
+	if (stats_server_paths(s, cfg->dir, why, sizeof(why)) < 0)
 		goto free_process;
 	rc = stats_server_spawn(s);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "cannot start its thread: %s",
 			 stats_server_strerror(-rc, err, sizeof(err)));
-		goto unlink_socket;
+		goto free_process;
+	}
+	pthread_mutex_lock(&s->fd_lock);
+	bool up = s->up;
+	rc = s->up_rc;
+	memcpy(why, s->up_why, sizeof(s->up_why));
+	pthread_mutex_unlock(&s->fd_lock);
+	if (!up) {
+		/* Not running yet after a second: it goes on, and frees the
+		 * object itself should it fail (stop or forget will not). */
+		return s;
+	}
+	if (rc < 0) {
+		/* The thread has ended, or is about to: nothing of it is
+		 * left open. */
+		pthread_join(s->thread, NULL);
+		goto free_process;
 	}
 	return s;
 
-unlink_socket:
-	stats_server_unlink_socket(s);
-	stats_server_release(s, s->listen_fd, &s->listen);
 free_process:
 	free(s->process);
 destroy_lock:
@@ -1040,10 +1149,20 @@ void stats_server_stop(struct stats_server *s)
 	stats_server_unlink_socket(s);
 	/* Wakes the thread wherever it waits (they all watch for this
 	 * hang-up); connecting is refused from now on. The listening socket
-	 * itself is closed with the thread gone. */
-	if (s->listen_fd >= 0 && stats_server_owns(s->listen_fd, &s->listen))
+	 * itself is closed with the thread gone. A private table's
+	 * descriptors are out of this thread's reach: the thread sees
+	 * `stopping` at its next wake and ends on its own. */
+	bool reachable = !s->private_table && s->up;
+	if (reachable && s->listen_fd >= 0 &&
+	    stats_server_owns(s->listen_fd, &s->listen))
 		shutdown(s->listen_fd, SHUT_RDWR);
 	pthread_mutex_unlock(&s->fd_lock);
+	if (!reachable) {
+		pthread_detach(s->thread);
+		if (atomic_fetch_add(&s->handoff, 1) == 1)
+			stats_server_free(s); /* it has ended already */
+		return;
+	}
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_nsec += (long)STATS_SERVER_JOIN_MS % 1000 * 1000000L;
@@ -1069,10 +1188,17 @@ void stats_server_forget(struct stats_server *s)
 		return;
 	/* Closing the child's copy leaves the parent's socket listening.
 	 * fd_lock may be held by a thread of the parent's that is not here:
-	 * neither taken nor destroyed. */
-	stats_server_release(s, s->listen_fd, &s->listen);
+	 * neither taken nor destroyed. A private table was the thread's
+	 * alone: the child has no copy, and the number may be the host's. */
+	if (!s->private_table && s->up)
+		stats_server_release(s, s->listen_fd, &s->listen);
 	free(s->process);
 	free(s);
+}
+
+bool stats_server_private_fds(const struct stats_server *s)
+{
+	return s->private_table;
 }
 
 const char *stats_server_path(const struct stats_server *s)

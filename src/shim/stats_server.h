@@ -27,11 +27,16 @@
  * root is closed without an answer (SO_PEERCRED).
  *
  * Never disturbing the host: the thread blocks every signal (the host's
- * signals go to its own threads); its descriptors are close-on-exec, and
- * handed to the config's fd_adopt as soon as they are made (the shim
- * moves them out of the host's way); it never closes or uses a number
- * that is no longer the file it made (checked by device and inode); it
- * writes with MSG_NOSIGNAL (no SIGPIPE); a request must arrive within
+ * signals go to its own threads) and runs on a small stack of its own
+ * (STATS_SERVER_STACK). Its descriptors stay out of the host's table:
+ * where the config's private_fds gives the thread a descriptor table of
+ * its own, they are made there, and the host can neither see, number nor
+ * close them; otherwise (a kernel without CLOSE_RANGE_UNSHARE) they are
+ * close-on-exec and handed to the config's fd_adopt as soon as they are
+ * made (the shim moves them out of the host's way), and the server never
+ * closes or uses a number that is no longer the file it made (checked by
+ * device and inode). It writes with MSG_NOSIGNAL (no SIGPIPE); a request
+ * must arrive within
  * STATS_SERVER_READ_MS of the connection and the answer must be taken
  * within STATS_SERVER_WRITE_MS, else the client is dropped; clients are
  * served one at a time. The registry lock is held only inside
@@ -41,13 +46,16 @@
  * Surviving the host: when the listening socket dies under the server
  * (closed or replaced by the host through calls no hook sees, shut down)
  * the thread makes a new one at the same path, at once and then every
- * STATS_SERVER_RETRY_MS while that fails, instead of ending.
+ * STATS_SERVER_RETRY_MS while that fails, instead of ending. So it does
+ * when its name goes (someone removed <pid>.sock, or put another file
+ * there): the thread looks every STATS_SERVER_CHECK_MS.
  *
  * Only libc and pthreads; Linux (SO_PEERCRED, accept4).
  */
 #ifndef WSDBG_STATS_SERVER_H
 #define WSDBG_STATS_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "socket_dir.h"
@@ -61,6 +69,22 @@
 #define STATS_SERVER_WRITE_MS 2000
 /* Between two attempts to make a new listening socket. */
 #define STATS_SERVER_RETRY_MS 1000
+/* How often an idle server checks that <pid>.sock is still its socket. */
+#define STATS_SERVER_CHECK_MS 1000
+/* The thread's stack: its deepest path (a snapshot, an error answer)
+ * needs a few tens of KiB; a sanitizer's instrumentation several times
+ * more. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STATS_SERVER_STACK (2u << 20)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define STATS_SERVER_STACK (2u << 20)
+#endif
+#endif
+#ifndef STATS_SERVER_STACK
+#define STATS_SERVER_STACK (256u << 10)
+#endif
 
 struct stats_server_config {
 	/* Socket directory; a relative one is taken from the current
@@ -73,8 +97,15 @@ struct stats_server_config {
 	/* Run first on the server thread, before anything else (the shim
 	 * marks the thread so its own I/O is not recorded); may be NULL. */
 	void (*thread_init)(void);
+	/* Run on the server thread right after thread_init, before it makes
+	 * any descriptor: gives the thread a descriptor table of its own,
+	 * shared with no other thread, and returns true when it did. Then
+	 * fd_adopt and fd_forget are not used: nothing the server makes is
+	 * in the host's table. May be NULL (the table stays shared). */
+	bool (*private_fds)(void);
 	/* Called with one line ("wsdbg: ...", no trailing newline) for each
-	 * problem; only during stats_server_start() and stop. May be NULL. */
+	 * problem; only during stats_server_start() and stop, and always on
+	 * the caller's thread. May be NULL. */
 	void (*warn)(const char *line);
 	/* Called with each descriptor the server has just made (its
 	 * listening socket, before binding it; each client): returns the
@@ -93,7 +124,11 @@ struct stats_server_config {
 struct stats_server;
 
 /*
- * Makes the directory safe, binds the socket, starts the thread.
+ * Starts the thread, which makes the directory safe and binds the socket
+ * (in its own descriptor table when private_fds gives it one); returns
+ * once it listens, or failed (then NULL), or after about a second in
+ * any case (a thread that cannot even run is not waited for longer: it
+ * goes on and the server is returned).
  *
  * The directory is created (mode 0700, only its last component) when
  * missing. It must then be a real directory (not a symlink), owned by our
@@ -114,20 +149,31 @@ struct stats_server *stats_server_start(struct registry *r,
 					const struct stats_server_config *cfg);
 
 /*
- * Stops the thread (shutting its listening socket down wakes it), waiting
- * at most about a second for it (it notices at once unless it is inside
- * registry_snapshot_json; if it is still busy then, it is left to finish
- * and free itself, after one warn line), removes the socket file if it is
- * still the one we bound, frees. s may be NULL.
+ * Stops the server: removes the socket file if it is still the one we
+ * bound (clients stop finding it at once), then ends the thread. With a
+ * shared descriptor table, shutting its listening socket down wakes it;
+ * stop waits at most about a second for it (it notices at once unless it
+ * is inside registry_snapshot_json; if it is still busy then, it is left
+ * to finish and free itself, after one warn line). With a private table
+ * the caller cannot reach the thread's descriptors: the thread is left to
+ * notice on its own, within STATS_SERVER_CHECK_MS (or as soon as the
+ * client it serves is done), and to free the object; stop returns at
+ * once. Either way r must stay valid until the process ends or the thread
+ * is gone. s may be NULL.
  */
 void stats_server_stop(struct stats_server *s);
 
 /*
  * In a fork child: closes the child's copies of the server's descriptors
- * and frees the object, without touching the thread (it does not exist in
- * the child) or the socket file (it is the parent's). s may be NULL.
+ * (it has none when the thread's table was private) and frees the object,
+ * without touching the thread (it does not exist in the child) or the
+ * socket file (it is the parent's). s may be NULL.
  */
 void stats_server_forget(struct stats_server *s);
+
+/* Whether the thread's descriptors are in a table of its own (config's
+ * private_fds succeeded). */
+bool stats_server_private_fds(const struct stats_server *s);
 
 /* The socket's path, <dir>/<pid>.sock with dir made absolute; valid until
  * stop or forget. */

@@ -1,7 +1,9 @@
 """Exec'd children inherit the preload and work on their own.
 
-  --case launcher   /bin/sh, under the shim, waits until its own stats
-                    socket is up, then execs the C echo server: the same
+  --case launcher   python3, under the shim, listens on a socket (so its
+                    stats socket comes up: a process gets one only once it
+                    listens, accepts or speaks HTTP), waits until it
+                    answers, then execs the C echo server: the same
                     pid, a new program. Checks: the socket at <pid>.sock
                     is the server's now (answers, "process" is the
                     server's), the live snapshot and the dump list its
@@ -47,7 +49,13 @@ def check_conn(snap, steps, query, what):
 
 def case_launcher(args, tmp):
     def run(env, sock_dir=None):
-        argv = ["/bin/sh", "-c", 'read go; exec "$0" "$@"', args.server,
+        launcher = ("import os, socket, sys\n"
+                    "s = socket.socket()\n"
+                    "s.bind(('127.0.0.1', 0))\n"
+                    "s.listen()\n"
+                    "sys.stdin.readline()\n"
+                    "os.execv(sys.argv[1], sys.argv[1:])\n")
+        argv = ["/usr/bin/python3", "-c", launcher, args.server,
                 "--connections", "2", "--timeout", "20"]
         proc = harness.spawn(argv, env, stdin=subprocess.PIPE)
         before = None
@@ -80,7 +88,7 @@ def case_launcher(args, tmp):
     env = harness.shim_env(args, sock_dir, os.path.join(tmp, "d-%p.json"))
     proc, before, live, host = run(env, sock_dir)
     check(host == plain, f"host as without the shim: {host} vs {plain}")
-    check(before is not None and before["process"] in ("sh", "dash"),
+    check(before is not None and before["process"].startswith("python3"),
           f"the launcher had its own socket before exec: "
           f"{before and before['process']}")
     check(live is not None and live["pid"] == proc.pid

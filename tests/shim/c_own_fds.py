@@ -2,16 +2,30 @@
 socket (own_fd_host.c, one --case per run): close() and I/O on it, a
 close() loop over every number, close_range (0, ~0U included), closefrom
 (3), dup2 onto it, and close_range(3, ~0U, CLOSE_RANGE_UNSHARE) from the
-only thread. The number is found in the shimmed host's /proc/<pid>/fd (the
-listening socket bound to <pid>.sock.new); the same number is then given to
-the same host without the shim. Checks, per case:
+only thread. The number is that of the listening socket (bound to
+<pid>.sock.new); the same number is then given to the same host without
+the shim.
+
+Two ways the shim keeps it, one per run of this scenario:
+  - (default) in a descriptor table of the server thread's own: the
+    socket is in no table of the host's (/proc/<pid>/fd), only in the
+    thread's (/proc/<pid>/task/<tid>/fd), and whatever the host does to
+    the number leaves it alone;
+  - --shared (the test-only libwsdbg-faulty.so with
+    WSDBG_FAULT_SHARED_FDS=1: a kernel that refuses the thread a table of
+    its own): in the host's table, moved high and guarded by the hooks
+    (own_fds.h); the number is found in /proc/<pid>/fd.
+
+Checks, per case:
   - the host sees exactly what it sees without the shim: every call's
     result and errno, the numbers open() gives after closing everything,
     its output and exit status;
   - the stats socket still answers ("ping", and a snapshot with the
     host's pid) after the host is done with the number;
   - the listening socket is the very one the shim made, at the same
-    number, untouched (for dup2: moved, the host's pipe on the number);
+    number, untouched (shared, for dup2: moved, the host's pipe on the
+    number); with a private table none of the host's descriptors is on
+    it, before or after;
   - with CLOSE_RANGE_UNSHARE the host's descriptors really end (the
     test's end of a pipe the host held sees end of file at once, not when
     the host exits);
@@ -58,6 +72,25 @@ def shim_listener(sock_dir, pid):
     return (fds_on_socket(pid, inode) if inode else [], inode)
 
 
+def private_listener(sock_dir, pid):
+    """((tid, fd) pairs outside the host's own table, inode) of the
+    shim's listening socket in pid: the descriptors its threads hold in
+    tables of their own."""
+    inode = socket_inode(harness.socket_path(sock_dir, pid) + ".new")
+    if not inode:
+        return ([], None)
+    host = set(fds_on_socket(pid, inode))
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fds = fds_on_socket(f"{pid}/task/{tid}", inode)
+        except OSError:
+            continue
+        if int(tid) != pid and not host:
+            found += [(int(tid), fd) for fd in fds]
+    return (sorted(found), inode)
+
+
 def read_out(path):
     try:
         with open(path) as f:
@@ -85,6 +118,7 @@ def run(args, env, tmp, case, target, sock_dir=None):
         seen["target"] = n
         if sock_dir:
             seen["before"] = shim_listener(sock_dir, proc.pid)
+            seen["private before"] = private_listener(sock_dir, proc.pid)
         proc.stdin.write(f"{n}\n".encode())
         proc.stdin.close()
         proc.stdin = None  # communicate() must not flush it
@@ -95,6 +129,7 @@ def run(args, env, tmp, case, target, sock_dir=None):
                 lambda: _ended(r_end), 3)
         if sock_dir:
             seen["after"] = shim_listener(sock_dir, proc.pid)
+            seen["private after"] = private_listener(sock_dir, proc.pid)
             try:
                 seen["number now"] = os.readlink(f"/proc/{proc.pid}/fd/{n}")
             except OSError:
@@ -122,8 +157,12 @@ def _ended(fd):
 
 
 def main():
-    args = harness.parse_args(
-        lambda p: p.add_argument("--host", required=True))
+    def extra(p):
+        p.add_argument("--host", required=True)
+        p.add_argument("--shared", action="store_true",
+                       help="the server's descriptors in the host's table "
+                       "(libwsdbg-faulty.so, WSDBG_FAULT_SHARED_FDS=1)")
+    args = harness.parse_args(extra)
     cases = CASES
     if args.preload_first and "tsan" in os.path.basename(args.preload_first):
         # ThreadSanitizer's runtime starts a thread of its own once the
@@ -136,11 +175,15 @@ def main():
         for case in cases:
             sock_dir = os.path.join(tmp, "sock-" + case)
             env = harness.shim_env(args, sock_dir)
+            if args.shared:
+                env["WSDBG_FAULT_SHARED_FDS"] = "1"
+            target = (_first_listener_fd if args.shared
+                      else _first_private_fd)
             os.makedirs(os.path.join(tmp, "shim-" + case))
             os.makedirs(os.path.join(tmp, "plain-" + case))
             shim, pid, seen = run(
                 args, env, os.path.join(tmp, "shim-" + case), case,
-                lambda p: _first_listener_fd(sock_dir, p), sock_dir)
+                lambda p: target(sock_dir, p), sock_dir)
             n = seen.get("target")
             plain, _, plain_seen = run(
                 args, harness.base_env(), os.path.join(tmp, "plain-" + case),
@@ -155,6 +198,9 @@ def main():
                   f"{seen.get('ping')!r}")
             check(seen.get("pid") == pid,
                   f"{what}: the snapshot is the host's: {seen.get('pid')}")
+            if not args.shared:
+                check_private(what, seen, n)
+                continue
             fds, inode = seen.get("before", ([], None))
             check(fds == [n],
                   f"{what}: one descriptor on the listening socket, the "
@@ -182,6 +228,32 @@ def main():
             check(harness.wait_for(lambda: not os.path.exists(
                 harness.socket_path(sock_dir, pid)), 3),
                 f"{what}: the socket file is removed at exit")
+
+
+def check_private(what, seen, n):
+    """The checks of a run where the server's table is its own."""
+    before, inode = seen.get("private before", ([], None))
+    after, after_inode = seen.get("private after", ([], None))
+    check(seen.get("before", ([], None))[0] == []
+          and seen.get("after", ([], None))[0] == [],
+          f"{what}: none of the host's descriptors is on the shim's "
+          f"socket: {seen.get('before')} {seen.get('after')}")
+    check(len(before) == 1 and before[0][1] == n and inode is not None,
+          f"{what}: one descriptor on the listening socket, in the "
+          f"server thread's own table: {before}")
+    check((after, after_inode) == (before, inode),
+          f"{what}: the listening socket is untouched: {after} inode "
+          f"{after_inode}, was {before} inode {inode}")
+    if "pipe ended" in seen:
+        check(seen["pipe ended"], f"{what}: with the shim the host's "
+              f"descriptors really end")
+
+
+def _first_private_fd(sock_dir, pid):
+    """The number of the shim's listening socket in its thread's own
+    table (-1: none)."""
+    found = harness.wait_for(lambda: private_listener(sock_dir, pid)[0], 3)
+    return found[0][1] if found else -1
 
 
 def _first_listener_fd(sock_dir, pid):

@@ -19,6 +19,7 @@ dup2
 dup3
 fcntl
 fcntl64
+listen
 open
 open64
 openat

@@ -6,7 +6,8 @@
  *
  *   own-fd-host --case CASE --out FILE --go FILE
  *
- * It prints "READY" on stdout, reads the target number N from stdin, runs
+ * It listens on a loopback TCP port first (a server: so the shim starts
+ * its stats server), then prints "READY" on stdout, reads the target number N from stdin, runs
  * CASE, appends one line per call to FILE ("what = result errno"), then
  * "WAIT", and waits (10 s at most) for the file --go to exist before it
  * appends "END" and exits with exit() (at-exit work runs). The CASEs:
@@ -43,6 +44,8 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 static const char *out_path;
@@ -201,6 +204,12 @@ int main(int argc, char **argv)
 	open_out();
 	int p1[2], p2[2];
 	if (pipe(p1) != 0 || pipe(p2) != 0)
+		return 3;
+	struct sockaddr_in any = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&any, sizeof(any)) != 0 ||
+	    listen(lfd, 1) != 0)
 		return 3;
 	printf("READY\n");
 	fflush(stdout);
