@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -508,6 +509,51 @@ Test(stats_server, replaces_a_stale_socket_of_ours_but_not_other_files)
 	teardown(&f);
 }
 
+Test(stats_server, a_live_socket_at_its_path_is_never_removed)
+{
+	struct fixture f = {0};
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct stat before, after;
+	int fd;
+
+	make_top(&f);
+	f.r = new_registry();
+	cr_assert_eq(mkdir(f.dir, 0700), 0);
+	/* Someone listens there: the same pid number in another pid
+	 * namespace sharing the directory. */
+	memcpy(addr.sun_path, f.sock, strlen(f.sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(lstat(f.sock, &before), 0);
+	warn_count = 0;
+	f.s = start_in(&f, f.dir);
+	cr_assert_null(f.s);
+	cr_assert_eq(warn_count, 1);
+	cr_assert(strstr(warned, "in use by a live process"), "%s", warned);
+	cr_assert_eq(lstat(f.sock, &after), 0);
+	cr_assert_eq(after.st_ino, before.st_ino);
+	close(fd);
+	teardown(&f);
+}
+
+Test(stats_server, the_socket_is_made_again_when_its_name_is_removed)
+{
+	struct fixture f = {0};
+	char *answer = NULL;
+
+	setup(&f);
+	cr_assert_eq(unlink(f.sock), 0);
+	/* It looks every STATS_SERVER_CHECK_MS while idle. */
+	for (int i = 0; i < 40 && access(f.sock, F_OK) != 0; i++)
+		usleep(100 * 1000);
+	cr_assert_eq(access(f.sock, F_OK), 0, "not made again");
+	answer = ask(f.sock, "ping\n");
+	cr_assert_str_eq(answer, "pong\n");
+	free(answer);
+	teardown(&f);
+}
+
 /* The events inotify reported for name in dir since watch was set up, as
  * one mask (IN_CREATE, IN_MOVED_TO, ...). */
 static uint32_t events_for(int watch, const char *name)
@@ -906,6 +952,96 @@ Test(stats_server, a_client_that_never_reads_does_not_keep_the_next_waiting)
 	cr_assert_lt(got, 4000000);
 	free(answer);
 	close(stuck);
+	teardown(&f);
+}
+
+Test(stats_server, stalled_readers_in_every_other_slot_do_not_keep_a_ping_waiting)
+{
+	struct fixture f = {0};
+	char text[10001], *answer;
+	int stuck[STATS_SERVER_CLIENTS - 1];
+	double t0;
+
+	make_top(&f);
+	f.r = new_registry();
+	/* Each answer, about 1 MB of JSON, is more than a socket holds. */
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	uint64_t id = add_connection(f.r, "/ws/big");
+	for (int i = 0; i < 100; i++)
+		add_text(f.r, id, REGISTRY_SENT, text);
+	f.s = start_in(&f, f.dir);
+	cr_assert_not_null(f.s, "%s", warned);
+
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS - 1; i++) {
+		stuck[i] = client_connect(f.sock);
+		send_text(stuck[i], "snapshot\n");
+	}
+	usleep(200 * 1000); /* all are being written to, none reads */
+	t0 = mono_s();
+	answer = ask(f.sock, "ping\n");
+	cr_assert_str_eq(answer, "pong\n");
+	/* Served beside them, not after their deadlines. */
+	cr_assert_lt(mono_s() - t0, 0.5);
+	free(answer);
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS - 1; i++)
+		close(stuck[i]);
+	teardown(&f);
+}
+
+Test(stats_server, more_silent_clients_than_slots_delay_the_next_by_one_deadline)
+{
+	struct fixture f = {0};
+	int silent[STATS_SERVER_CLIENTS + 4];
+	char *answer;
+	double t0;
+
+	setup(&f);
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS + 4; i++)
+		silent[i] = client_connect(f.sock);
+	usleep(50 * 1000);
+	t0 = mono_s();
+	answer = ask(f.sock, "ping\n");
+	cr_assert_str_eq(answer, "pong\n");
+	/* The first 16 hold every slot until their read deadline, then the
+	 * rest and the ping are taken together. */
+	cr_assert_lt(mono_s() - t0, 2 * STATS_SERVER_READ_MS / 1000.0 + 0.5);
+	free(answer);
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS + 4; i++)
+		close(silent[i]);
+	teardown(&f);
+}
+
+Test(stats_server, a_thousand_clients_at_once_are_all_answered)
+{
+	enum { N = 1000 };
+	struct fixture f = {0};
+	static int fd[N];
+	struct rlimit lim;
+	int answered = 0;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+	if (lim.rlim_cur < N + 64) {
+		lim.rlim_cur = lim.rlim_max < N + 64 ? lim.rlim_max : N + 64;
+		setrlimit(RLIMIT_NOFILE, &lim);
+	}
+	setup(&f);
+	/* All connect and ask before any answer is read: the backlog holds
+	 * what the slots cannot take yet. */
+	for (int i = 0; i < N; i++) {
+		fd[i] = client_connect(f.sock);
+		send_text(fd[i], i % 2 ? "summary\n" : "ping\n");
+	}
+	for (int i = 0; i < N; i++) {
+		size_t got = 0;
+		char *answer = read_all(fd[i], &got);
+		if (i % 2 ? got > 0 && strstr(answer, "\"/ws/a\"") != NULL
+			  : strcmp(answer, "pong\n") == 0)
+			answered++;
+		free(answer);
+		close(fd[i]);
+	}
+	cr_assert_eq(answered, N);
 	teardown(&f);
 }
 

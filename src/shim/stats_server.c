@@ -43,8 +43,6 @@
 
 #include "wsdbg/utf8.h"
 
-/* Pending connections the kernel queues while one client is served. */
-#define STATS_SERVER_BACKLOG 16
 /* How long stop waits for the thread before leaving it to free itself. */
 #define STATS_SERVER_JOIN_MS 1000
 /* Pause after accept or poll fail for lack of resources (no hot loop). */
@@ -59,6 +57,20 @@
 struct stats_server_file {
 	dev_t dev;
 	ino_t ino;
+};
+
+/* A client: reading its request line, then (answer set) sending the
+ * answer. Only the server's thread touches it. */
+struct stats_client {
+	int fd;                        /* -1: a free slot */
+	struct stats_server_file file; /* what fd was accepted on */
+	int64_t deadline_ms;           /* to read the line, then to send */
+	size_t line_len;
+	char *answer; /* NULL while reading */
+	size_t answer_len;
+	size_t sent;
+	bool newline; /* a "\n" still to send after the answer */
+	char line[STATS_SERVER_MAX_REQUEST + 1];
 };
 
 struct stats_server {
@@ -98,6 +110,10 @@ struct stats_server {
 	/* Stop and the thread's end each add one; whoever reaches 2 frees the
 	 * object. Used only when stop stops waiting for the thread. */
 	atomic_int handoff;
+	/* The clients, and what their answers hold: the thread's alone. */
+	struct stats_client clients[STATS_SERVER_CLIENTS];
+	size_t clients_open;
+	size_t queued;
 	/* <dir>/<pid>.sock */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	/* <dir>/<pid>.sock.new: the name the socket is bound to, listening,
@@ -413,159 +429,47 @@ static void stats_server_unlink_socket(const struct stats_server *s)
 		unlink(s->path);
 }
 
-/* ---- serving one client ------------------------------------------------ */
+/* ---- answers ------------------------------------------------------------ */
+
+static void stats_server_sleep(struct stats_server *s, int ms);
+static void stats_server_drop_listener(struct stats_server *s);
 
 /*
- * Waits until fd has one of events (or an error or hang-up, which the next
- * call on fd reports). Returns 0, -ETIMEDOUT at deadline_ms (monotonic),
- * -ECANCELED when stop is asked, or -errno. The listening socket is
- * watched for the hang-up stop causes; a listening socket that reports
- * anything else is left out (the thread replaces it after this client).
+ * {"wsdbg": 1, "error": "<message><quoted>"}, newly allocated (NULL when
+ * out of memory), its length in *len. quoted (n bytes, may hold any byte)
+ * is escaped for JSON; when it is not valid UTF-8 its non-ASCII bytes
+ * become '?', so the answer always is.
  */
-static int stats_server_wait(struct stats_server *s, int fd, short events,
-			     int64_t deadline_ms)
-{
-	int watch = s->listen_fd; /* the thread's own field: no lock */
-
-	for (;;) {
-		int64_t left = deadline_ms - stats_server_now_ms();
-		struct pollfd p[2] = {
-		    {.fd = fd, .events = events},
-		    {.fd = watch, .events = 0}, /* -1: ignored by poll */
-		};
-
-		if (atomic_load(&s->stopping))
-			return -ECANCELED;
-		if (left <= 0)
-			return -ETIMEDOUT;
-		if (poll(p, 2, (int)left) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (atomic_load(&s->stopping))
-			return -ECANCELED;
-		if (p[1].revents)
-			watch = -1;
-		if (p[0].revents)
-			return 0;
-	}
-}
-
-/*
- * Reads the request line into line (STATS_SERVER_MAX_REQUEST + 1 bytes) and
- * NUL-terminates it without its "\n" or "\r\n". End of file also ends a
- * non-empty line. Returns its length, -EMSGSIZE when no "\n" comes within
- * STATS_SERVER_MAX_REQUEST bytes, -ENODATA for an empty end of file, or
- * what stats_server_wait and recv return.
- */
-static int stats_server_read_line(struct stats_server *s, int fd,
-				  char *line)
-{
-	int64_t deadline = stats_server_now_ms() + STATS_SERVER_READ_MS;
-	size_t len = 0;
-
-	for (;;) {
-		ssize_t n = recv(fd, line + len, STATS_SERVER_MAX_REQUEST - len,
-				 MSG_DONTWAIT);
-		if (n > 0) {
-			char *nl = memchr(line + len, '\n', (size_t)n);
-			if (nl) {
-				len = (size_t)(nl - line);
-				break;
-			}
-			len += (size_t)n;
-			if (len == STATS_SERVER_MAX_REQUEST)
-				return -EMSGSIZE;
-			continue;
-		}
-		if (n == 0) {
-			if (len == 0)
-				return -ENODATA;
-			break;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		int rc = stats_server_wait(s, fd, POLLIN, deadline);
-		if (rc < 0)
-			return rc;
-	}
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	line[len] = '\0';
-	return (int)len;
-}
-
-/* Sends all n bytes by deadline_ms. Returns 0 or -errno (-ETIMEDOUT,
- * -ECANCELED, -EPIPE for a vanished client, ...). Never raises SIGPIPE. */
-static int stats_server_send_all(struct stats_server *s, int fd,
-				 const char *p, size_t n, int64_t deadline_ms)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		int rc = stats_server_wait(s, fd, POLLOUT, deadline_ms);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* Sends body and then "\n" within STATS_SERVER_WRITE_MS. */
-static int stats_server_answer(struct stats_server *s, int fd,
-			       const char *body, size_t len)
-{
-	int64_t deadline = stats_server_now_ms() + STATS_SERVER_WRITE_MS;
-	int rc = stats_server_send_all(s, fd, body, len, deadline);
-
-	if (rc == 0 && (len == 0 || body[len - 1] != '\n'))
-		rc = stats_server_send_all(s, fd, "\n", 1, deadline);
-	return rc;
-}
-
-/*
- * Answers {"wsdbg": 1, "error": "<message><quoted>"}. quoted (n bytes, may
- * hold any byte) is escaped for JSON; when it is not valid UTF-8 its
- * non-ASCII bytes become '?', so the answer always is.
- */
-static int stats_server_answer_error(struct stats_server *s, int fd,
-				     const char *message, const char *quoted,
-				     size_t n)
+static char *stats_server_error_json(const char *message, const char *quoted,
+				     size_t n, size_t *len)
 {
 	static const char hex[] = "0123456789abcdef";
-	char out[STATS_SERVER_ERROR_MAX];
+	char *out = malloc(STATS_SERVER_ERROR_MAX);
 	bool utf8 = utf8_is_valid((const uint8_t *)quoted, n);
-	size_t len;
+	size_t o;
 
-	len = (size_t)snprintf(out, sizeof(out),
-			       "{\"wsdbg\": 1, \"error\": \"%s", message);
-	for (size_t i = 0; i < n && len + 8 < sizeof(out); i++) {
+	if (!out)
+		return NULL;
+	o = (size_t)snprintf(out, STATS_SERVER_ERROR_MAX,
+			     "{\"wsdbg\": 1, \"error\": \"%s", message);
+	for (size_t i = 0; i < n && o + 8 < STATS_SERVER_ERROR_MAX; i++) {
 		unsigned char c = (unsigned char)quoted[i];
 		if (c == '"' || c == '\\') {
-			out[len++] = '\\';
-			out[len++] = (char)c;
+			out[o++] = '\\';
+			out[o++] = (char)c;
 		} else if (c < 0x20 || c == 0x7f) {
-			len += (size_t)snprintf(out + len, sizeof(out) - len,
-						"\\u00%c%c", hex[c >> 4],
-						hex[c & 15]);
+			o += (size_t)snprintf(out + o, STATS_SERVER_ERROR_MAX - o,
+					      "\\u00%c%c", hex[c >> 4],
+					      hex[c & 15]);
 		} else if (c >= 0x80 && !utf8) {
-			out[len++] = '?';
+			out[o++] = '?';
 		} else {
-			out[len++] = (char)c;
+			out[o++] = (char)c;
 		}
 	}
-	len += (size_t)snprintf(out + len, sizeof(out) - len, "\"}");
-	return stats_server_answer(s, fd, out, len);
+	o += (size_t)snprintf(out + o, STATS_SERVER_ERROR_MAX - o, "\"}");
+	*len = o;
+	return out;
 }
 
 /* Parses 1-20 decimal digits into *out without overflow. */
@@ -671,9 +575,10 @@ static bool stats_server_parse(const char *line, size_t len,
 	return have_command;
 }
 
-/* Answers one parsed request. */
-static int stats_server_respond(struct stats_server *s, int fd,
-				const struct stats_request *req)
+/* The answer to one parsed request, newly allocated (NULL when out of
+ * memory), without its final "\n" unless it has one. */
+static char *stats_server_respond(struct stats_server *s,
+				  const struct stats_request *req, size_t *len)
 {
 	struct registry_snapshot_options opt = {
 	    .pid = s->pid,
@@ -683,57 +588,237 @@ static int stats_server_respond(struct stats_server *s, int fd,
 	    .conn_id = req->conn_id,
 	    .messages = req->kind == STATS_REQUEST_SNAPSHOT,
 	};
-	size_t len = 0;
-	char *json;
-	int rc;
 
-	if (req->kind == STATS_REQUEST_PING)
-		return stats_server_answer(s, fd, "pong\n", 5);
+	if (req->kind == STATS_REQUEST_PING) {
+		*len = 5;
+		return strdup("pong\n");
+	}
 	registry_expire(s->r, opt.taken_at);
 	/* The registry lock is held only inside this call. */
-	json = registry_snapshot_json(s->r, &opt, &len);
-	if (!json)
-		return stats_server_answer_error(s, fd, "out of memory", "", 0);
-	rc = stats_server_answer(s, fd, json, len);
-	free(json);
-	return rc;
+	return registry_snapshot_json(s->r, &opt, len);
 }
 
-/* Serves one accepted client: checks who it is, reads, answers. The
- * caller closes fd. */
-static void stats_server_serve(struct stats_server *s, int fd)
+/* The answer to the request line (len bytes, NUL-terminated; -EMSGSIZE
+ * when it was too long): newly allocated, its length in *len; NULL when
+ * out of memory even for the error. */
+static char *stats_server_answer_line(struct stats_server *s, const char *line,
+				      int n, size_t *len)
 {
-	char line[STATS_SERVER_MAX_REQUEST + 1];
 	struct stats_request req;
-	struct ucred cred;
-	socklen_t cred_len = sizeof(cred);
-	int n;
+	char *answer;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0 ||
-	    cred_len != sizeof(cred))
-		return;
-	/* Another user gets nothing, not even an error: the snapshot holds
-	 * message contents and headers. */
-	if (cred.uid != s->euid && cred.uid != 0)
-		return;
-
-	n = stats_server_read_line(s, fd, line);
 	if (n == -EMSGSIZE) {
 		char msg[64];
 		snprintf(msg, sizeof(msg),
 			 "unknown request: line longer than %d bytes",
 			 STATS_SERVER_MAX_REQUEST);
-		stats_server_answer_error(s, fd, msg, "", 0);
+		return stats_server_error_json(msg, "", 0, len);
+	}
+	if (!stats_server_parse(line, (size_t)n, &req))
+		return stats_server_error_json("unknown request: ", line,
+					       (size_t)n, len);
+	answer = stats_server_respond(s, &req, len);
+	if (!answer)
+		answer = stats_server_error_json("out of memory", "", 0, len);
+	return answer;
+}
+
+/* ---- clients, served side by side -------------------------------------- */
+
+/* Ends client c: closes its descriptor (while it is still the one made),
+ * frees its answer, frees the slot. */
+static void stats_client_end(struct stats_server *s, struct stats_client *c)
+{
+	stats_server_release(s, c->fd, &c->file);
+	if (c->answer) {
+		s->queued -= c->answer_len;
+		free(c->answer);
+	}
+	*c = (struct stats_client){.fd = -1};
+	s->clients_open--;
+}
+
+/* Sends what c's answer has left (then a "\n" when it lacks one). Ends c
+ * once all is sent, or on an error; leaves it waiting for POLLOUT when
+ * the socket is full. Never raises SIGPIPE. */
+static void stats_client_send(struct stats_server *s, struct stats_client *c)
+{
+	for (;;) {
+		const char *p = c->sent < c->answer_len ? c->answer + c->sent
+							 : "\n";
+		size_t n = c->sent < c->answer_len ? c->answer_len - c->sent
+						    : (size_t)c->newline;
+		if (n == 0) {
+			stats_client_end(s, c);
+			return;
+		}
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			if (c->sent < c->answer_len)
+				c->sent += (size_t)w;
+			else
+				c->newline = false;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		stats_client_end(s, c); /* gone, or broken */
 		return;
 	}
-	if (n < 0)
+}
+
+/* c's request line is complete (n bytes, or -EMSGSIZE): answers it. */
+static void stats_client_answer(struct stats_server *s, struct stats_client *c,
+				int n)
+{
+	size_t len = 0;
+
+	c->answer = stats_server_answer_line(s, c->line, n, &len);
+	if (!c->answer) {
+		stats_client_end(s, c);
 		return;
-	if (!stats_server_parse(line, (size_t)n, &req)) {
-		stats_server_answer_error(s, fd, "unknown request: ", line,
+	}
+	c->answer_len = len;
+	c->newline = len == 0 || c->answer[len - 1] != '\n';
+	s->queued += len;
+	c->deadline_ms = stats_server_now_ms() + STATS_SERVER_WRITE_MS;
+	stats_client_send(s, c);
+}
+
+/* Reads what c has sent of its request line. A line ends at "\n" (a "\r"
+ * before it dropped) or at end of file when not empty; an empty end of
+ * file, or an error, ends c without an answer. */
+static void stats_client_read(struct stats_server *s, struct stats_client *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, c->line + c->line_len,
+				 STATS_SERVER_MAX_REQUEST - c->line_len,
+				 MSG_DONTWAIT);
+		if (n > 0) {
+			char *nl = memchr(c->line + c->line_len, '\n',
 					  (size_t)n);
+			if (nl) {
+				c->line_len = (size_t)(nl - c->line);
+				break;
+			}
+			c->line_len += (size_t)n;
+			if (c->line_len == STATS_SERVER_MAX_REQUEST) {
+				stats_client_answer(s, c, -EMSGSIZE);
+				return;
+			}
+			continue;
+		}
+		if (n == 0 && c->line_len > 0)
+			break;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		stats_client_end(s, c);
 		return;
 	}
-	stats_server_respond(s, fd, &req);
+	if (c->line_len > 0 && c->line[c->line_len - 1] == '\r')
+		c->line_len--;
+	c->line[c->line_len] = '\0';
+	stats_client_answer(s, c, (int)c->line_len);
+}
+
+/* A client just accepted on fd: adopted (a shared table), checked (its
+ * number still the socket accepted; our uid or root), given a free slot
+ * and read at once. The caller made sure a slot is free. */
+static void stats_server_take_client(struct stats_server *s, int fd)
+{
+	struct sockaddr_un addr;
+	socklen_t len = sizeof(addr);
+	struct stats_server_file file;
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+	struct stats_client *c = NULL;
+
+	fd = stats_server_adopt(s, fd);
+	/* Accepted sockets carry the listening socket's address: anything
+	 * else at this number is the host's (own_fds.h), never touched. */
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ||
+	    addr.sun_family != AF_UNIX ||
+	    strncmp(addr.sun_path, s->bound, sizeof(addr.sun_path)) != 0 ||
+	    !stats_server_file_of(fd, &file)) {
+		if (s->fd_forget)
+			s->fd_forget(fd);
+		return;
+	}
+	/* Another user gets nothing, not even an error: the snapshot holds
+	 * message contents and headers. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0 ||
+	    cred_len != sizeof(cred) ||
+	    (cred.uid != s->euid && cred.uid != 0)) {
+		stats_server_release(s, fd, &file);
+		return;
+	}
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS && !c; i++)
+		if (s->clients[i].fd < 0)
+			c = &s->clients[i];
+	*c = (struct stats_client){
+	    .fd = fd,
+	    .file = file,
+	    .deadline_ms = stats_server_now_ms() + STATS_SERVER_READ_MS,
+	};
+	s->clients_open++;
+	stats_client_read(s, c);
+}
+
+/* Accepts what is pending, while a slot is free and the answers queued
+ * are under STATS_SERVER_QUEUED_MAX. */
+static void stats_server_accept(struct stats_server *s)
+{
+	while (s->clients_open < STATS_SERVER_CLIENTS &&
+	       s->queued < STATS_SERVER_QUEUED_MAX) {
+		int fd = accept4(s->listen_fd, NULL, NULL,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0) {
+			stats_server_take_client(s, fd);
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		/* Out of descriptors or memory: the host's problem too; do
+		 * not spin on the pending connection. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
+		else if (errno == EBADF || errno == ENOTSOCK ||
+			 errno == EINVAL)
+			stats_server_drop_listener(s);
+		return;
+	}
+}
+
+/* Ends every client whose deadline has passed; returns the milliseconds
+ * until the nearest one left (at most STATS_SERVER_CHECK_MS). */
+static int stats_server_expire_clients(struct stats_server *s)
+{
+	int64_t now = stats_server_now_ms();
+	int64_t wait = STATS_SERVER_CHECK_MS;
+
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS; i++) {
+		struct stats_client *c = &s->clients[i];
+		if (c->fd < 0)
+			continue;
+		if (c->deadline_ms <= now)
+			stats_client_end(s, c);
+		else if (c->deadline_ms - now < wait)
+			wait = c->deadline_ms - now;
+	}
+	return (int)wait;
+}
+
+/* Ends every client (the server stops). */
+static void stats_server_end_clients(struct stats_server *s)
+{
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS; i++)
+		if (s->clients[i].fd >= 0)
+			stats_client_end(s, &s->clients[i]);
 }
 
 /* ---- the thread -------------------------------------------------------- */
@@ -797,28 +882,6 @@ static void stats_server_free(struct stats_server *s)
 	free(s);
 }
 
-/* Serves the client just accepted on fd, then closes it. */
-static void stats_server_client(struct stats_server *s, int fd)
-{
-	struct sockaddr_un addr;
-	socklen_t len = sizeof(addr);
-	struct stats_server_file file;
-
-	fd = stats_server_adopt(s, fd);
-	/* Accepted sockets carry the listening socket's address: anything
-	 * else at this number is the host's (own_fds.h), never touched. */
-	if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ||
-	    addr.sun_family != AF_UNIX ||
-	    strncmp(addr.sun_path, s->bound, sizeof(addr.sun_path)) != 0 ||
-	    !stats_server_file_of(fd, &file)) {
-		if (s->fd_forget)
-			s->fd_forget(fd);
-		return;
-	}
-	stats_server_serve(s, fd);
-	stats_server_release(s, fd, &file);
-}
-
 /* The path is still the socket the server bound (not removed, nor
  * replaced by another file). */
 static bool stats_server_path_is_ours(struct stats_server *s)
@@ -865,10 +928,72 @@ static bool stats_server_thread_start(struct stats_server *s)
 	return fd >= 0;
 }
 
+/* One wait of the thread: the listening socket (while a client may be
+ * taken) and every client, until one is ready, the nearest deadline, or
+ * STATS_SERVER_CHECK_MS; then serves what is ready. */
+static void stats_server_poll(struct stats_server *s)
+{
+	struct pollfd p[1 + STATS_SERVER_CLIENTS];
+	struct stats_client *of[1 + STATS_SERVER_CLIENTS];
+	bool taking = s->clients_open < STATS_SERVER_CLIENTS &&
+		      s->queued < STATS_SERVER_QUEUED_MAX;
+	int timeout = stats_server_expire_clients(s);
+	nfds_t n = 1;
+
+	/* Not taking clients, it still watches for the stop's hang-up. */
+	p[0] = (struct pollfd){.fd = s->listen_fd,
+			       .events = taking ? POLLIN : 0};
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS; i++) {
+		struct stats_client *c = &s->clients[i];
+		if (c->fd < 0)
+			continue;
+		p[n] = (struct pollfd){.fd = c->fd,
+				       .events = c->answer ? POLLOUT : POLLIN};
+		of[n++] = c;
+	}
+	int ready = poll(p, n, timeout);
+	if (ready < 0) {
+		if (errno != EINTR)
+			stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
+		return;
+	}
+	if (atomic_load(&s->stopping))
+		return;
+	for (nfds_t i = 1; i < n; i++) {
+		if (!p[i].revents)
+			continue;
+		if (of[i]->answer)
+			stats_client_send(s, of[i]);
+		else
+			stats_client_read(s, of[i]);
+	}
+	if (ready == 0 && s->clients_open == 0) {
+		/* Idle: the name must still lead to us. */
+		if (!stats_server_path_is_ours(s))
+			stats_server_drop_listener(s);
+		return;
+	}
+	if (!p[0].revents)
+		return;
+	/* A healthy listening socket only ever gets readable; and it must
+	 * still be the one made (the host may have replaced the number, and
+	 * then it must not be accepted on). */
+	if (p[0].revents != POLLIN ||
+	    !stats_server_owns(s->listen_fd, &s->listen)) {
+		stats_server_drop_listener(s);
+		/* Not in a hot loop should it keep dying. */
+		stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
+		return;
+	}
+	stats_server_accept(s);
+}
+
 static void *stats_server_main(void *arg)
 {
 	struct stats_server *s = arg;
 
+	for (size_t i = 0; i < STATS_SERVER_CLIENTS; i++)
+		s->clients[i].fd = -1;
 	if (!stats_server_thread_start(s))
 		goto out; /* start reports it and frees (or left us to) */
 	while (!atomic_load(&s->stopping)) {
@@ -876,49 +1001,9 @@ static void *stats_server_main(void *arg)
 			stats_server_sleep(s, STATS_SERVER_RETRY_MS);
 			continue;
 		}
-		struct pollfd p = {.fd = s->listen_fd, .events = POLLIN};
-		int ready = poll(&p, 1, STATS_SERVER_CHECK_MS);
-
-		if (ready < 0) {
-			if (errno != EINTR)
-				stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
-			continue;
-		}
-		if (atomic_load(&s->stopping))
-			break;
-		if (ready == 0) {
-			/* Idle: the name must still lead to us. */
-			if (!stats_server_path_is_ours(s))
-				stats_server_drop_listener(s);
-			continue;
-		}
-		/* A healthy listening socket only ever gets readable; and it
-		 * must still be the one made (the host may have replaced the
-		 * number, and then it must not be accepted on). */
-		if (p.revents != POLLIN ||
-		    !stats_server_owns(s->listen_fd, &s->listen)) {
-			stats_server_drop_listener(s);
-			/* Not in a hot loop should it keep dying. */
-			stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
-			continue;
-		}
-		int fd = accept4(s->listen_fd, NULL, NULL,
-				 SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			/* Out of descriptors or memory: the host's problem
-			 * too; do not spin on the pending connection. */
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
-				stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
-			else if (errno == EBADF || errno == ENOTSOCK ||
-				 errno == EINVAL) {
-				stats_server_drop_listener(s);
-				stats_server_sleep(s, STATS_SERVER_PAUSE_MS);
-			}
-			continue;
-		}
-		stats_server_client(s, fd);
+		stats_server_poll(s);
 	}
+	stats_server_end_clients(s);
 	if (s->private_table) {
 		/* Stop could not reach the socket: the name is gone already
 		 * unless a reopen raced with it, and the descriptor is only

@@ -35,11 +35,12 @@
  * close-on-exec and handed to the config's fd_adopt as soon as they are
  * made (the shim moves them out of the host's way), and the server never
  * closes or uses a number that is no longer the file it made (checked by
- * device and inode). It writes with MSG_NOSIGNAL (no SIGPIPE); a request
- * must arrive within
- * STATS_SERVER_READ_MS of the connection and the answer must be taken
- * within STATS_SERVER_WRITE_MS, else the client is dropped; clients are
- * served one at a time. The registry lock is held only inside
+ * device and inode). It writes with MSG_NOSIGNAL (no SIGPIPE). A request
+ * must arrive within STATS_SERVER_READ_MS of the connection and the
+ * answer must be taken within STATS_SERVER_WRITE_MS, else the client is
+ * dropped; up to STATS_SERVER_CLIENTS clients are served side by side,
+ * the next ones wait in the listening socket's backlog
+ * (STATS_SERVER_BACKLOG). The registry lock is held only inside
  * registry_snapshot_json(), never while writing. Before each snapshot the
  * server expires closed connections past their ttl (registry_expire).
  *
@@ -69,6 +70,17 @@
 #define STATS_SERVER_WRITE_MS 2000
 /* Between two attempts to make a new listening socket. */
 #define STATS_SERVER_RETRY_MS 1000
+/* Clients served side by side: a slow or stalled reader holds one slot
+ * until its deadline, never the others. */
+#define STATS_SERVER_CLIENTS 16
+/* Pending connections the kernel queues (it caps this at somaxconn) while
+ * the clients being served fill every slot: a burst of `wsdbg` queries
+ * waits there rather than being refused. */
+#define STATS_SERVER_BACKLOG 1024
+/* The answers queued for clients, in bytes: no new client is accepted
+ * while they add up to this much (one answer may go past it), so the
+ * thread's memory stays about this plus one snapshot. */
+#define STATS_SERVER_QUEUED_MAX ((size_t)64 << 20)
 /* How often an idle server checks that <pid>.sock is still its socket. */
 #define STATS_SERVER_CHECK_MS 1000
 /* The thread's stack: its deepest path (a snapshot, an error answer)
