@@ -300,6 +300,19 @@ void registry_disable(struct registry *r, const char *reason);
 /* False once tracking is off (registry_disable, or the breaker). */
 bool registry_enabled(struct registry *r);
 
+/* Where a snapshot's memory comes from (its copy of the registry and its
+ * text), when it must not be the C library's malloc: the stats server's
+ * thread, for one, allocates nothing through malloc so that glibc never
+ * gives it an arena of its own (tens of MiB of the host's address space).
+ * alloc and resize return NULL when memory is short; resize(ctx, NULL, n)
+ * allocates, release(ctx, NULL) does nothing. */
+struct registry_allocator {
+	void *(*alloc)(void *ctx, size_t n);
+	void *(*resize)(void *ctx, void *p, size_t n);
+	void (*release)(void *ctx, void *p);
+	void *ctx;
+};
+
 /* What a snapshot should contain. */
 struct registry_snapshot_options {
 	int pid;
@@ -308,13 +321,21 @@ struct registry_snapshot_options {
 	uint64_t after_seq;    /* only messages with seq > after_seq (follow) */
 	uint64_t conn_id;      /* 0: all connections; else just that one */
 	bool messages;         /* include the message rings */
+	/* Leave out the connections past their ttl at taken_at, counted as
+	 * expired, as if registry_expire had just run, without freeing
+	 * anything (for a thread that must not call free). */
+	bool expire;
+	/* NULL: malloc. Else every allocation of the snapshot, the text it
+	 * returns included (the caller releases it through alloc). */
+	const struct registry_allocator *alloc;
 };
 
 /* The JSON snapshot (schema version 1) as a malloc'd NUL-terminated
- * string, *len its length; the caller frees it. NULL when memory is
- * short. Always valid JSON and valid UTF-8 (bytes that are not are
- * replaced by U+FFFD in strings). The keys added to DESIGN's are listed
- * at the top of src/registry/snapshot.c. */
+ * string (opt->alloc's when set), *len its length; the caller frees it.
+ * NULL when memory is short. Always valid JSON and valid UTF-8 (bytes
+ * that are not are replaced by U+FFFD in strings). It frees nothing of the
+ * registry's. The keys added to DESIGN's are listed at the top of
+ * src/registry/snapshot.c. */
 char *registry_snapshot_json(struct registry *r,
 			     const struct registry_snapshot_options *opt,
 			     size_t *len);

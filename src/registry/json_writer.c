@@ -8,15 +8,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+void json_init_with(struct json_writer *w, bool compact,
+		    const struct registry_allocator *alloc)
+{
+	*w = (struct json_writer){.compact = compact, .alloc = alloc};
+}
+
 void json_init(struct json_writer *w, bool compact)
 {
-	*w = (struct json_writer){.compact = compact};
+	json_init_with(w, compact, NULL);
+}
+
+static void *writer_resize(const struct json_writer *w, void *p, size_t n)
+{
+	return w->alloc ? w->alloc->resize(w->alloc->ctx, p, n)
+			: realloc(p, n);
+}
+
+static void writer_release(const struct json_writer *w, void *p)
+{
+	if (w->alloc)
+		w->alloc->release(w->alloc->ctx, p);
+	else
+		free(p);
 }
 
 void json_free(struct json_writer *w)
 {
-	free(w->buf);
-	json_init(w, w->compact);
+	writer_release(w, w->buf);
+	json_init_with(w, w->compact, w->alloc);
 }
 
 char *json_take(struct json_writer *w, size_t *len)
@@ -24,16 +44,19 @@ char *json_take(struct json_writer *w, size_t *len)
 	char *text = w->buf;
 	size_t n = w->len;
 	bool compact = w->compact;
+	const struct registry_allocator *alloc = w->alloc;
 
 	if (w->failed) {
-		free(text);
+		writer_release(w, text);
 		text = NULL;
 		n = 0;
 	} else if (!text) {
 		/* Nothing written: still hand back a string. */
-		text = calloc(1, 1);
+		text = writer_resize(w, NULL, 1);
+		if (text)
+			text[0] = '\0';
 	}
-	json_init(w, compact);
+	json_init_with(w, compact, alloc);
 	if (len)
 		*len = text ? n : 0;
 	return text;
@@ -58,7 +81,7 @@ static bool reserve(struct json_writer *w, size_t n)
 		}
 		cap *= 2;
 	}
-	grown = realloc(w->buf, cap);
+	grown = writer_resize(w, w->buf, cap);
 	if (!grown) {
 		w->failed = true;
 		return false;

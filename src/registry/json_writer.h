@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wsdbg/registry.h"
+
 /* Nesting kept track of; deeper containers are written flat (still valid
  * JSON: only the layout suffers). */
 #define JSON_WRITER_MAX_DEPTH 16
@@ -36,10 +38,16 @@ struct json_writer {
 	int overflow;  /* containers open beyond JSON_WRITER_MAX_DEPTH */
 	bool has_items[JSON_WRITER_MAX_DEPTH]; /* a member was written */
 	bool inline_[JSON_WRITER_MAX_DEPTH];   /* one-line container */
+	const struct registry_allocator *alloc; /* NULL: malloc */
 };
 
 /* Starts an empty document. Allocates nothing until the first write. */
 void json_init(struct json_writer *w, bool compact);
+
+/* The same, its buffer from alloc (NULL: malloc); json_take's text is
+ * then alloc's to release. */
+void json_init_with(struct json_writer *w, bool compact,
+		    const struct registry_allocator *alloc);
 
 /* Frees the buffer; w may be initialised again. */
 void json_free(struct json_writer *w);

@@ -48,6 +48,7 @@ struct conn_copy {
 };
 
 struct copy {
+	const struct registry_allocator *alloc; /* NULL: malloc */
 	struct registry_config cfg;
 	struct registry_totals totals;
 	unsigned nconns, nactive;
@@ -62,13 +63,27 @@ struct copy {
 	size_t n;
 };
 
-static void *memdup(const void *p, size_t n)
+/* The copy's memory: the options' allocator, or the C library's. */
+static void *copy_alloc(const struct copy *cp, size_t n)
+{
+	return cp->alloc ? cp->alloc->alloc(cp->alloc->ctx, n) : malloc(n);
+}
+
+static void copy_release(const struct copy *cp, void *p)
+{
+	if (cp->alloc)
+		cp->alloc->release(cp->alloc->ctx, p);
+	else
+		free(p);
+}
+
+static void *memdup(const struct copy *cp, const void *p, size_t n)
 {
 	void *q;
 
 	if (!p)
 		return NULL;
-	q = malloc(n ? n : 1);
+	q = copy_alloc(cp, n ? n : 1);
 	if (q && n)
 		memcpy(q, p, n);
 	return q;
@@ -92,8 +107,8 @@ static const struct registry_slot *snapshot_slot(const struct registry_conn *c,
 }
 
 /* Copies c's messages after after_seq. False when memory is short. */
-static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
-			  uint64_t after_seq)
+static bool copy_messages(const struct copy *cp, struct conn_copy *cc,
+			  const struct registry_conn *c, uint64_t after_seq)
 {
 	uint32_t first = c->ring_len, n;
 	size_t arena = 0;
@@ -109,7 +124,7 @@ static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
 	n = c->ring_len - first;
 	if (n == 0)
 		return true;
-	cc->msgs = malloc(n * sizeof(*cc->msgs));
+	cc->msgs = copy_alloc(cp, n * sizeof(*cc->msgs));
 	if (!cc->msgs)
 		return false;
 	for (uint32_t i = 0; i < n; i++) {
@@ -122,7 +137,7 @@ static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
 	cc->nmsgs = n;
 	if (arena == 0)
 		return true;
-	cc->arena = malloc(arena);
+	cc->arena = copy_alloc(cp, arena);
 	if (!cc->arena)
 		return false;
 	at = cc->arena;
@@ -140,30 +155,40 @@ static bool copy_messages(struct conn_copy *cc, const struct registry_conn *c,
 	return true;
 }
 
-static bool copy_conn(struct conn_copy *cc, const struct registry_conn *c,
+static bool copy_conn(const struct copy *cp, struct conn_copy *cc,
+		      const struct registry_conn *c,
 		      const struct registry_snapshot_options *opt)
 {
 	cc->c = *c;
 	cc->held = c->fixed + c->mem;
 	cc->c.ring = NULL;
-	cc->c.strs = memdup(c->strs, c->strs_len);
+	cc->c.strs = memdup(cp, c->strs, c->strs_len);
 	cc->c.close_reason = memdup(
-	    c->close_reason, c->close_reason ? c->close_reason_len + 1 : 0);
+	    cp, c->close_reason, c->close_reason ? c->close_reason_len + 1 : 0);
 	if ((c->strs && !cc->c.strs) ||
 	    (c->close_reason && !cc->c.close_reason))
 		return false;
-	return !opt->messages || copy_messages(cc, c, opt->after_seq);
+	return !opt->messages || copy_messages(cp, cc, c, opt->after_seq);
 }
 
 static void copy_free(struct copy *cp)
 {
 	for (size_t i = 0; i < cp->n; i++) {
-		free(cp->conns[i].c.strs);
-		free(cp->conns[i].c.close_reason);
-		free(cp->conns[i].msgs);
-		free(cp->conns[i].arena);
+		copy_release(cp, cp->conns[i].c.strs);
+		copy_release(cp, cp->conns[i].c.close_reason);
+		copy_release(cp, cp->conns[i].msgs);
+		copy_release(cp, cp->conns[i].arena);
 	}
-	free(cp->conns);
+	copy_release(cp, cp->conns);
+}
+
+/* Ended ttl seconds or more before the snapshot: registry_expire would
+ * have removed it (expire_locked's rule). */
+static bool copy_expired(const struct registry_conn *c,
+			 const struct registry_snapshot_options *opt,
+			 unsigned ttl)
+{
+	return c->ended && c->ended_at + (double)ttl <= opt->taken_at;
 }
 
 /* Copying every connection: conn_index_each's callback. */
@@ -179,9 +204,18 @@ static void copy_walk_one(struct registry_conn *c, void *ctx)
 
 	if (!w->ok)
 		return;
+	if (w->opt->expire && copy_expired(c, w->opt, w->cp->cfg.ttl)) {
+		/* Left out and counted, as registry_expire would; removing
+		 * it is left to the host's threads (registry.h). */
+		w->cp->totals.expired++;
+		w->cp->nconns--;
+		w->cp->mem -= c->mem;
+		w->cp->held -= c->fixed + c->mem;
+		return;
+	}
 	/* Counted before copying so copy_free sees a partial one. */
 	w->cp->n++;
-	w->ok = copy_conn(&w->cp->conns[w->cp->n - 1], c, w->opt);
+	w->ok = copy_conn(w->cp, &w->cp->conns[w->cp->n - 1], c, w->opt);
 }
 
 static int copy_by_id(const void *a, const void *b)
@@ -199,7 +233,7 @@ static bool copy_take(struct registry *r,
 {
 	struct copy_walk walk = {cp, opt, true};
 
-	*cp = (struct copy){.cfg = r->cfg};
+	*cp = (struct copy){.cfg = r->cfg, .alloc = opt->alloc};
 	pthread_mutex_lock(&r->lock);
 	cp->totals = r->totals;
 	cp->nconns = (unsigned)r->conns.n;
@@ -214,8 +248,10 @@ static bool copy_take(struct registry *r,
 	memcpy(cp->fault_where, r->fault_where, sizeof(cp->fault_where));
 	cp->held = r->fixed + r->mem;
 	if (r->conns.n > 0) {
-		cp->conns = calloc(r->conns.n, sizeof(*cp->conns));
+		cp->conns = copy_alloc(cp, r->conns.n * sizeof(*cp->conns));
 		walk.ok = cp->conns != NULL;
+		if (walk.ok)
+			memset(cp->conns, 0, r->conns.n * sizeof(*cp->conns));
 	}
 	if (walk.ok && opt->conn_id != 0) {
 		struct registry_conn *c = conn_index_get(&r->conns,
@@ -586,7 +622,7 @@ char *registry_snapshot_json(struct registry *r,
 			*len = 0;
 		return NULL;
 	}
-	json_init(&w, false);
+	json_init_with(&w, false, opt->alloc);
 	write_snapshot(&w, &cp, opt);
 	copy_free(&cp);
 	return json_take(&w, len);

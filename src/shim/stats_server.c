@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats_mem.h"
 #include "wsdbg/utf8.h"
 
 /* How long stop waits for the thread before leaving it to free itself. */
@@ -66,10 +67,12 @@ struct stats_client {
 	struct stats_server_file file; /* what fd was accepted on */
 	int64_t deadline_ms;           /* to read the line, then to send */
 	size_t line_len;
-	char *answer; /* NULL while reading */
+	const char *answer; /* NULL while reading */
 	size_t answer_len;
 	size_t sent;
 	bool newline; /* a "\n" still to send after the answer */
+	size_t queued; /* what it adds to the server's queued */
+	struct stats_mem mem; /* the answer's memory (stats_mem.h) */
 	char line[STATS_SERVER_MAX_REQUEST + 1];
 };
 
@@ -440,11 +443,12 @@ static void stats_server_drop_listener(struct stats_server *s);
  * is escaped for JSON; when it is not valid UTF-8 its non-ASCII bytes
  * become '?', so the answer always is.
  */
-static char *stats_server_error_json(const char *message, const char *quoted,
+static char *stats_server_error_json(struct stats_mem *mem,
+				     const char *message, const char *quoted,
 				     size_t n, size_t *len)
 {
 	static const char hex[] = "0123456789abcdef";
-	char *out = malloc(STATS_SERVER_ERROR_MAX);
+	char *out = stats_mem_alloc(mem, STATS_SERVER_ERROR_MAX);
 	bool utf8 = utf8_is_valid((const uint8_t *)quoted, n);
 	size_t o;
 
@@ -575,10 +579,11 @@ static bool stats_server_parse(const char *line, size_t len,
 	return have_command;
 }
 
-/* The answer to one parsed request, newly allocated (NULL when out of
- * memory), without its final "\n" unless it has one. */
-static char *stats_server_respond(struct stats_server *s,
-				  const struct stats_request *req, size_t *len)
+/* The answer to one parsed request, in mem (NULL when out of memory),
+ * without its final "\n" unless it has one. */
+static const char *stats_server_respond(struct stats_server *s,
+					const struct stats_request *req,
+					struct stats_mem *mem, size_t *len)
 {
 	struct registry_snapshot_options opt = {
 	    .pid = s->pid,
@@ -587,39 +592,44 @@ static char *stats_server_respond(struct stats_server *s,
 	    .after_seq = req->after_seq,
 	    .conn_id = req->conn_id,
 	    .messages = req->kind == STATS_REQUEST_SNAPSHOT,
+	    .expire = true,
+	    .alloc = stats_mem_allocator(mem),
 	};
 
 	if (req->kind == STATS_REQUEST_PING) {
 		*len = 5;
-		return strdup("pong\n");
+		return "pong\n";
 	}
-	registry_expire(s->r, opt.taken_at);
-	/* The registry lock is held only inside this call. */
+	/* The registry lock is held only inside this call, which leaves
+	 * out connections past their ttl and frees nothing of the
+	 * registry's: nothing here goes through malloc or free. */
 	return registry_snapshot_json(s->r, &opt, len);
 }
 
 /* The answer to the request line (len bytes, NUL-terminated; -EMSGSIZE
- * when it was too long): newly allocated, its length in *len; NULL when
- * out of memory even for the error. */
-static char *stats_server_answer_line(struct stats_server *s, const char *line,
-				      int n, size_t *len)
+ * when it was too long), in mem, its length in *len; NULL when out of
+ * memory even for the error. */
+static const char *stats_server_answer_line(struct stats_server *s,
+					    const char *line, int n,
+					    struct stats_mem *mem, size_t *len)
 {
 	struct stats_request req;
-	char *answer;
+	const char *answer;
 
 	if (n == -EMSGSIZE) {
 		char msg[64];
 		snprintf(msg, sizeof(msg),
 			 "unknown request: line longer than %d bytes",
 			 STATS_SERVER_MAX_REQUEST);
-		return stats_server_error_json(msg, "", 0, len);
+		return stats_server_error_json(mem, msg, "", 0, len);
 	}
 	if (!stats_server_parse(line, (size_t)n, &req))
-		return stats_server_error_json("unknown request: ", line,
+		return stats_server_error_json(mem, "unknown request: ", line,
 					       (size_t)n, len);
-	answer = stats_server_respond(s, &req, len);
+	answer = stats_server_respond(s, &req, mem, len);
 	if (!answer)
-		answer = stats_server_error_json("out of memory", "", 0, len);
+		answer = stats_server_error_json(mem, "out of memory", "", 0,
+						 len);
 	return answer;
 }
 
@@ -630,10 +640,8 @@ static char *stats_server_answer_line(struct stats_server *s, const char *line,
 static void stats_client_end(struct stats_server *s, struct stats_client *c)
 {
 	stats_server_release(s, c->fd, &c->file);
-	if (c->answer) {
-		s->queued -= c->answer_len;
-		free(c->answer);
-	}
+	s->queued -= c->queued;
+	stats_mem_free_all(&c->mem);
 	*c = (struct stats_client){.fd = -1};
 	s->clients_open--;
 }
@@ -675,14 +683,15 @@ static void stats_client_answer(struct stats_server *s, struct stats_client *c,
 {
 	size_t len = 0;
 
-	c->answer = stats_server_answer_line(s, c->line, n, &len);
+	c->answer = stats_server_answer_line(s, c->line, n, &c->mem, &len);
 	if (!c->answer) {
 		stats_client_end(s, c);
 		return;
 	}
 	c->answer_len = len;
 	c->newline = len == 0 || c->answer[len - 1] != '\n';
-	s->queued += len;
+	c->queued = c->mem.mapped;
+	s->queued += c->queued;
 	c->deadline_ms = stats_server_now_ms() + STATS_SERVER_WRITE_MS;
 	stats_client_send(s, c);
 }
@@ -764,6 +773,7 @@ static void stats_server_take_client(struct stats_server *s, int fd)
 	    .file = file,
 	    .deadline_ms = stats_server_now_ms() + STATS_SERVER_READ_MS,
 	};
+	stats_mem_init(&c->mem);
 	s->clients_open++;
 	stats_client_read(s, c);
 }

@@ -41,8 +41,11 @@
  * dropped; up to STATS_SERVER_CLIENTS clients are served side by side,
  * the next ones wait in the listening socket's backlog
  * (STATS_SERVER_BACKLOG). The registry lock is held only inside
- * registry_snapshot_json(), never while writing. Before each snapshot the
- * server expires closed connections past their ttl (registry_expire).
+ * registry_snapshot_json(), never while writing; the snapshot leaves out
+ * closed connections past their ttl (the host's threads free them). The
+ * thread allocates nothing through malloc or free (glibc would give it an
+ * arena of its own): each answer lives in mappings of its own
+ * (stats_mem.h), unmapped once sent.
  *
  * Surviving the host: when the listening socket dies under the server
  * (closed or replaced by the host through calls no hook sees, shut down)
