@@ -65,6 +65,33 @@ shim_handler_of(const struct sigaction *act)
 					  : (shim_any_handler)act->sa_handler;
 }
 
+/* What the host installed, put back into oldact (just filled by the real
+ * sigaction) where the kernel holds what the shim installed instead: the
+ * trampoline, or the SIG_DFL that an SA_RESETHAND handler's delivery put
+ * in its place, which keeps the trampoline's flags. The flags are the
+ * kernel's (it drops the ones it does not know, glibc adds SA_RESTORER),
+ * as without the shim, but for the SA_SIGINFO the trampoline added.
+ * prev and prev_flags: the handler and flags stored for the signal. */
+SHIM_BEFORE_SANITIZER static void
+shim_host_view(struct sigaction *oldact, shim_any_handler prev, int prev_flags)
+{
+	bool trampoline = (oldact->sa_flags & SA_SIGINFO) &&
+			  oldact->sa_sigaction == shim_trampoline;
+	bool reset = (oldact->sa_flags & SA_RESETHAND) &&
+		     (prev_flags & SA_RESETHAND) &&
+		     oldact->sa_handler == SIG_DFL;
+	if (!prev || !(trampoline || reset))
+		return;
+	oldact->sa_flags = (oldact->sa_flags & ~SA_SIGINFO) |
+			   (prev_flags & SA_SIGINFO);
+	if (!trampoline)
+		return;
+	if (prev_flags & SA_SIGINFO)
+		oldact->sa_sigaction = (shim_info_handler)prev;
+	else
+		oldact->sa_handler = (shim_plain_handler)prev;
+}
+
 SHIM_BEFORE_SANITIZER int shim_sigaction(int sig, const struct sigaction *act,
 					 struct sigaction *oldact)
 {
@@ -95,14 +122,8 @@ SHIM_BEFORE_SANITIZER int shim_sigaction(int sig, const struct sigaction *act,
 		atomic_store(&shim_host_handler[sig], NULL);
 	}
 	/* The host asks what it installed, not what the shim did. */
-	if (ret == 0 && oldact && (oldact->sa_flags & SA_SIGINFO) &&
-	    oldact->sa_sigaction == shim_trampoline && prev) {
-		oldact->sa_flags = prev_flags;
-		if (prev_flags & SA_SIGINFO)
-			oldact->sa_sigaction = (shim_info_handler)prev;
-		else
-			oldact->sa_handler = (shim_plain_handler)prev;
-	}
+	if (ret == 0 && oldact)
+		shim_host_view(oldact, prev, prev_flags);
 	errno = saved_errno;
 	return ret;
 }
