@@ -522,6 +522,13 @@ SHIM_EXPORT void _Exit(int status)
 
 /* ---- signal handlers (signals.h) --------------------------------------- */
 
+/* Not declared by the C library's headers: __sigaction (its own name for
+ * sigaction, exported all the same) and, but for old X/Open standards,
+ * bsd_signal. */
+int __sigaction(int sig, const struct sigaction *act,
+		struct sigaction *oldact);
+void (*bsd_signal(int sig, void (*handler)(int)))(int);
+
 /* Both reached by ThreadSanitizer's start-up (real.h). */
 SHIM_EXPORT SHIM_BEFORE_SANITIZER int sigaction(int sig,
 						const struct sigaction *act,
@@ -534,4 +541,43 @@ SHIM_EXPORT SHIM_BEFORE_SANITIZER void (*signal(int sig,
 						  void (*handler)(int)))(int)
 {
 	return shim_signal(sig, handler);
+}
+
+/* glibc implements these with its internal __sigaction, around the
+ * exported sigaction: without their own exports the handlers they
+ * install would not be wrapped. */
+SHIM_EXPORT int __sigaction(int sig, const struct sigaction *act,
+			    struct sigaction *oldact)
+{
+	return shim_sigaction(sig, act, oldact);
+}
+
+SHIM_EXPORT void (*bsd_signal(int sig, void (*handler)(int)))(int)
+{
+	return shim_signal(sig, handler);
+}
+
+SHIM_EXPORT void (*ssignal(int sig, void (*handler)(int)))(int)
+{
+	return shim_signal(sig, handler);
+}
+
+SHIM_EXPORT void (*sysv_signal(int sig, void (*handler)(int)))(int)
+{
+	return shim_sysv_signal(sig, handler);
+}
+
+SHIM_EXPORT void (*__sysv_signal(int sig, void (*handler)(int)))(int)
+{
+	return shim_sysv_signal(sig, handler);
+}
+
+SHIM_EXPORT void (*sigset(int sig, void (*disp)(int)))(int)
+{
+	return shim_sigset(sig, disp);
+}
+
+SHIM_EXPORT int siginterrupt(int sig, int interrupt)
+{
+	return shim_siginterrupt(sig, interrupt);
 }

@@ -1,6 +1,8 @@
 /*
  * signals.c - the host's signal handlers, run through a trampoline that
- * tells the hooks they are inside a handler (signals.h).
+ * tells the hooks they are inside a handler (signals.h); and glibc's other
+ * ways to install them (signal, sysv_signal, sigset, siginterrupt), each
+ * as glibc writes it but over shim_sigaction.
  *
  * Per signal the host's handler and flags are kept in atomics: a handler
  * may run on any thread at any time, and sigaction itself is
@@ -65,6 +67,33 @@ shim_handler_of(const struct sigaction *act)
 					  : (shim_any_handler)act->sa_handler;
 }
 
+/* What the host installed, put back into oldact (just filled by the real
+ * sigaction) where the kernel holds what the shim installed instead: the
+ * trampoline, or the SIG_DFL that an SA_RESETHAND handler's delivery put
+ * in its place, which keeps the trampoline's flags. The flags are the
+ * kernel's (it drops the ones it does not know, glibc adds SA_RESTORER),
+ * as without the shim, but for the SA_SIGINFO the trampoline added.
+ * prev and prev_flags: the handler and flags stored for the signal. */
+SHIM_BEFORE_SANITIZER static void
+shim_host_view(struct sigaction *oldact, shim_any_handler prev, int prev_flags)
+{
+	bool trampoline = (oldact->sa_flags & SA_SIGINFO) &&
+			  oldact->sa_sigaction == shim_trampoline;
+	bool reset = (oldact->sa_flags & SA_RESETHAND) &&
+		     (prev_flags & SA_RESETHAND) &&
+		     oldact->sa_handler == SIG_DFL;
+	if (!prev || !(trampoline || reset))
+		return;
+	oldact->sa_flags = (oldact->sa_flags & ~SA_SIGINFO) |
+			   (prev_flags & SA_SIGINFO);
+	if (!trampoline)
+		return;
+	if (prev_flags & SA_SIGINFO)
+		oldact->sa_sigaction = (shim_info_handler)prev;
+	else
+		oldact->sa_handler = (shim_plain_handler)prev;
+}
+
 SHIM_BEFORE_SANITIZER int shim_sigaction(int sig, const struct sigaction *act,
 					 struct sigaction *oldact)
 {
@@ -95,30 +124,98 @@ SHIM_BEFORE_SANITIZER int shim_sigaction(int sig, const struct sigaction *act,
 		atomic_store(&shim_host_handler[sig], NULL);
 	}
 	/* The host asks what it installed, not what the shim did. */
-	if (ret == 0 && oldact && (oldact->sa_flags & SA_SIGINFO) &&
-	    oldact->sa_sigaction == shim_trampoline && prev) {
-		oldact->sa_flags = prev_flags;
-		if (prev_flags & SA_SIGINFO)
-			oldact->sa_sigaction = (shim_info_handler)prev;
-		else
-			oldact->sa_handler = (shim_plain_handler)prev;
-	}
+	if (ret == 0 && oldact)
+		shim_host_view(oldact, prev, prev_flags);
 	errno = saved_errno;
 	return ret;
 }
 
+/* Signals siginterrupt() made interrupt system calls: shim_signal
+ * installs their handlers without SA_RESTART. glibc keeps this set
+ * (_sigintr) for its own signal(), which the host no longer reaches. */
+static _Atomic bool shim_interrupting[NSIG];
+
+/* glibc's __bsd_signal (signal, bsd_signal, ssignal): the signal blocked
+ * in its handler, interrupted calls restarted unless siginterrupt said
+ * otherwise. */
 SHIM_BEFORE_SANITIZER void (*shim_signal(int sig, void (*handler)(int)))(int)
 {
-	/* glibc's signal(): BSD semantics, the signal blocked in its
-	 * handler, interrupted calls restarted. */
-	struct sigaction act = {.sa_handler = handler, .sa_flags = SA_RESTART};
+	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	struct sigaction act = {.sa_handler = handler};
 	struct sigaction old;
 	sigemptyset(&act.sa_mask);
-	if (sig > 0 && sig < NSIG)
-		sigaddset(&act.sa_mask, sig);
+	sigaddset(&act.sa_mask, sig);
+	act.sa_flags = atomic_load(&shim_interrupting[sig]) ? 0 : SA_RESTART;
 	if (shim_sigaction(sig, &act, &old) != 0)
 		return SIG_ERR;
-	if (old.sa_flags & SA_SIGINFO)
-		return (shim_plain_handler)(shim_any_handler)old.sa_sigaction;
 	return old.sa_handler;
+}
+
+/* glibc's __sysv_signal (sysv_signal): reset to SIG_DFL when the signal
+ * comes, not blocked in its handler, calls interrupted. SA_INTERRUPT is
+ * glibc's too; the kernel drops it. */
+SHIM_BEFORE_SANITIZER void (*shim_sysv_signal(int sig,
+					      void (*handler)(int)))(int)
+{
+	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	struct sigaction act = {
+	    .sa_handler = handler,
+	    .sa_flags = SA_RESETHAND | SA_NODEFER | SA_INTERRUPT};
+	struct sigaction old;
+	sigemptyset(&act.sa_mask);
+	if (shim_sigaction(sig, &act, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+/* glibc's sigset, step by step: its mask changes are the calling
+ * thread's (sigprocmask, as glibc's). */
+SHIM_BEFORE_SANITIZER void (*shim_sigset(int sig, void (*disp)(int)))(int)
+{
+	struct sigaction act, old;
+	sigset_t set, was;
+	sigemptyset(&set);
+	if (sigaddset(&set, sig) < 0) /* EINVAL, internal signals too */
+		return SIG_ERR;
+	if (disp == SIG_HOLD) {
+		if (sigprocmask(SIG_BLOCK, &set, &was) < 0)
+			return SIG_ERR;
+		if (sigismember(&was, sig) == 1)
+			return SIG_HOLD;
+		if (shim_sigaction(sig, NULL, &old) < 0)
+			return SIG_ERR;
+		return old.sa_handler;
+	}
+	act.sa_handler = disp;
+	act.sa_flags = 0;
+	sigemptyset(&act.sa_mask);
+	if (shim_sigaction(sig, &act, &old) < 0)
+		return SIG_ERR;
+	if (sigprocmask(SIG_UNBLOCK, &set, &was) < 0)
+		return SIG_ERR;
+	return sigismember(&was, sig) == 1 ? SIG_HOLD : old.sa_handler;
+}
+
+/* glibc's siginterrupt: SA_RESTART off or on in the installed action, and
+ * remembered for shim_signal. */
+SHIM_BEFORE_SANITIZER int shim_siginterrupt(int sig, int interrupt)
+{
+	struct sigaction act;
+	if (shim_sigaction(sig, NULL, &act) < 0)
+		return -1;
+	/* The query succeeded: 0 < sig < NSIG. */
+	atomic_store(&shim_interrupting[sig], interrupt != 0);
+	if (interrupt)
+		act.sa_flags &= ~SA_RESTART;
+	else
+		act.sa_flags |= SA_RESTART;
+	if (shim_sigaction(sig, &act, NULL) < 0)
+		return -1;
+	return 0;
 }

@@ -8,9 +8,12 @@ expected='_Exit
 __read_chk
 __recv_chk
 __recvfrom_chk
+__sigaction
+__sysv_signal
 _exit
 accept
 accept4
+bsd_signal
 close
 close_range
 closefrom
@@ -39,10 +42,14 @@ sendmmsg
 sendmsg
 sendto
 sigaction
+siginterrupt
 signal
+sigset
 socket
 socketpair
 splice
+ssignal
+sysv_signal
 write
 writev'
 actual=$(nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' |
