@@ -123,6 +123,17 @@ static enum probe probe_socket(const char *path, int *peer)
 	return PROBE_LIVE;
 }
 
+bool source_process_gone(const char *dir, int pid)
+{
+	char path[4200];
+	int peer;
+	enum probe p;
+
+	snprintf(path, sizeof(path), "%s/%d.sock", dir, pid);
+	p = probe_socket(path, &peer);
+	return p == PROBE_STALE || p == PROBE_GONE;
+}
+
 /*
  * The pid process pid has in its own, innermost pid namespace (the last
  * number of NSpid in /proc/PID/status) when that is not ours, else 0.

@@ -80,6 +80,13 @@ bool source_socket_dir(char *out, size_t cap);
  */
 long source_list(const char *dir, struct source_proc **out);
 
+/*
+ * Whether the process of pid's socket in dir has gone: its socket is
+ * missing (removed at exit) or refuses a connection (it was killed).
+ * Asks the process nothing; holds in any pid namespace.
+ */
+bool source_process_gone(const char *dir, int pid);
+
 /* Reports source_list's failure err (-errno) for dir: one line. */
 void source_list_error(const char *dir, long err);
 
