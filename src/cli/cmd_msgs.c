@@ -11,7 +11,6 @@
  * connection's opening. Without CONN: the latest messages of every
  * connection, by time, each tagged with its connection id.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -583,21 +581,6 @@ static void follow_take(struct follower *fw, const json_t *snap,
 	fw->last_seq = top;
 }
 
-/* Whether a failed request means the process is gone: its socket is
- * removed when it exits, refuses connections when it was killed, or the
- * pid no longer exists. */
-static bool process_gone(const char *dir, int pid)
-{
-	char path[4200];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%d.sock", dir, pid);
-	if (kill(pid, 0) == -1 && errno == ESRCH)
-		return true;
-	return stat(path, &st) == -1 ||
-	       strstr(cli_last_error, "not answering") != NULL;
-}
-
 /* Waits up to ms for SIGINT or SIGTERM (blocked); true when one came. */
 static bool wait_for_stop(const sigset_t *stop, long ms)
 {
@@ -655,7 +638,11 @@ static int follow(const json_t *snap, int pid, const char *conn_id,
 		ans = source_request(dir, pid, request, &rs);
 		cli_quiet = false;
 		if (!ans) {
-			if (process_gone(dir, pid)) {
+			/* Gone: its socket removed (it exited) or refusing
+			 * (it was killed). Not judged by pid, which is the
+			 * process's own: in another pid namespace, it may be
+			 * no process, or another one, here. */
+			if (source_process_gone(dir, pid)) {
 				/* Not on stdout when it holds JSON lines. */
 				fprintf(as_json ? stderr : stdout,
 					"process %d exited\n", pid);

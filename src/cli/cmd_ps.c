@@ -19,19 +19,40 @@ static const char ps_help[] =
 	"usage: wsdbg ps [--json]\n"
 	"Lists the processes running with libwsdbg.so: the sockets in the\n"
 	"socket directory ($WSDBG_DIR, else $XDG_RUNTIME_DIR/wsdbg, else\n"
-	"/tmp/wsdbg-UID). Sockets of dead processes are skipped, and removed\n"
-	"when they are yours. Each process is asked for a summary (2 s).\n\n"
-	"  --json      an array of {pid, process, totals}\n"
+	"/tmp/wsdbg-UID). A socket nothing listens on any more (connecting\n"
+	"is refused: its process died) is skipped, and removed when it is\n"
+	"yours. Each process is asked for a summary (2 s).\n"
+	"A process in another pid namespace (a container, unshare --pid) has\n"
+	"its pid here under PID (- when this namespace cannot see it) and its\n"
+	"own, which names its socket, under NSPID; either names it to the\n"
+	"other commands.\n\n"
+	"  --json      an array of {pid, ns_pid, process, totals}: pid is\n"
+	"              null when this namespace cannot see the process\n"
 	"  -h, --help  this help\n\n"
 	"Exit status: 0, 1 when no process is attached, 2 on a usage error.\n";
 
-static void add_row(struct table *t, const struct source_proc *p,
-		    const json_t *summary)
+/* Whether p is in another pid namespace than ours. */
+static bool in_other_ns(const struct source_proc *p)
+{
+	return p->local_pid != p->pid;
+}
+
+/* One row; an NSPID cell after PID when ns_column (empty for a process
+ * in our namespace). */
+static void add_row(struct table *t, bool ns_column,
+		    const struct source_proc *p, const json_t *summary)
 {
 	const json_t *tot = json_object_get(summary, "totals");
 
 	table_row(t);
-	table_cell(t, PAINT_NONE, "%d", p->pid);
+	if (p->local_pid)
+		table_cell(t, PAINT_NONE, "%d", p->local_pid);
+	else
+		table_cell(t, PAINT_NONE, "-");
+	if (ns_column && in_other_ns(p))
+		table_cell(t, PAINT_NONE, "%d", p->pid);
+	else if (ns_column)
+		table_cell(t, PAINT_NONE, "%s", "");
 	table_cell(t, PAINT_BOLD, "%s", source_string(summary, "process",
 							p->name));
 	if (!summary) {
@@ -50,7 +71,10 @@ static json_t *json_row(const struct source_proc *p, const json_t *summary)
 {
 	json_t *row = json_object();
 
-	json_object_set_new(row, "pid", json_integer(p->pid));
+	json_object_set_new(row, "pid", p->local_pid
+					       ? json_integer(p->local_pid)
+					       : json_null());
+	json_object_set_new(row, "ns_pid", json_integer(p->pid));
 	json_object_set_new(row, "process",
 			    json_string(source_string(summary, "process",
 						      p->name)));
@@ -68,6 +92,8 @@ int cmd_ps(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	bool as_json = false, color = format_color_wanted(STDOUT_FILENO);
+	bool ns_column = false;
+	size_t col = 0;
 	struct source_proc *procs;
 	struct table *t;
 	json_t *rows;
@@ -104,13 +130,17 @@ int cmd_ps(int argc, char **argv)
 			  dir);
 		return CLI_NOTHING;
 	}
-	t = table_new(5);
-	table_column(t, 0, "PID", TABLE_RIGHT);
-	table_column(t, 1, "NAME", TABLE_LEFT);
-	table_column(t, 2, "OPEN", TABLE_RIGHT);
-	table_column(t, 3, "TOTAL", TABLE_RIGHT);
-	table_column(t, 4, "MESSAGES", TABLE_RIGHT);
-	table_shrink_column(t, 1);
+	for (long i = 0; i < n; i++)
+		ns_column |= in_other_ns(&procs[i]);
+	t = table_new(ns_column ? 6 : 5);
+	table_column(t, col++, "PID", TABLE_RIGHT);
+	if (ns_column)
+		table_column(t, col++, "NSPID", TABLE_RIGHT);
+	table_shrink_column(t, col);
+	table_column(t, col++, "NAME", TABLE_LEFT);
+	table_column(t, col++, "OPEN", TABLE_RIGHT);
+	table_column(t, col++, "TOTAL", TABLE_RIGHT);
+	table_column(t, col, "MESSAGES", TABLE_RIGHT);
 	rows = json_array();
 	for (long i = 0; i < n; i++) {
 		int status;
@@ -120,7 +150,7 @@ int cmd_ps(int argc, char **argv)
 		if (s && !as_json)
 			clean_snapshot(s);
 
-		add_row(t, &procs[i], s);
+		add_row(t, ns_column, &procs[i], s);
 		json_array_append_new(rows, json_row(&procs[i], s));
 		json_decref(s);
 	}

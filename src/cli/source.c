@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -61,10 +62,160 @@ static void process_name(int pid, char *name, size_t cap)
 			*p = '?';
 }
 
+/* Connects to path (non-blocking: a Unix socket connects or fails at
+ * once); returns the fd or -errno. */
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* What connecting to a socket says about the process behind it. */
+enum probe {
+	PROBE_LIVE,    /* it took the connection: a process listens */
+	PROBE_STALE,   /* refused (ECONNREFUSED): nothing listens on it */
+	PROBE_GONE,    /* no such file any more */
+	PROBE_UNKNOWN, /* anything else: permission denied, a full queue */
+};
+
+/*
+ * Connects to the socket at path and hangs up at once, without a request
+ * (the stats server takes that as nothing to answer). Never waits, on a
+ * live socket or a dead one. On PROBE_LIVE, *peer is the pid of the
+ * process that listens, as our pid namespace sees it (SO_PEERCRED), 0
+ * when that process is in a pid namespace that ours is not an ancestor
+ * of; -1 otherwise.
+ *
+ * Whether a process is alive is decided here and nowhere by its pid:
+ * the pid in the file name is the one the process has in its own pid
+ * namespace, which may be no process, or another one, in ours.
+ */
+static enum probe probe_socket(const char *path, int *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd = connect_socket(path);
+
+	*peer = -1;
+	if (fd == -ECONNREFUSED)
+		return PROBE_STALE;
+	if (fd == -ENOENT)
+		return PROBE_GONE;
+	if (fd < 0)
+		return PROBE_UNKNOWN;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    len == sizeof(cred))
+		*peer = cred.pid;
+	close(fd);
+	return PROBE_LIVE;
+}
+
+bool source_process_gone(const char *dir, int pid)
+{
+	char path[4200];
+	int peer;
+	enum probe p;
+
+	snprintf(path, sizeof(path), "%s/%d.sock", dir, pid);
+	p = probe_socket(path, &peer);
+	return p == PROBE_STALE || p == PROBE_GONE;
+}
+
+/*
+ * The pid process pid has in its own, innermost pid namespace (the last
+ * number of NSpid in /proc/PID/status) when that is not ours, else 0.
+ */
+static int innermost_pid(int pid)
+{
+	char path[64], line[256];
+	int inner = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+		int levels = 0;
+
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		for (;;) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			inner = (int)v;
+			levels++;
+			p = end;
+		}
+		if (levels < 2)
+			inner = 0;
+		break;
+	}
+	fclose(f);
+	return inner;
+}
+
+/*
+ * The pid in our namespace of the process whose socket is <pid>.sock,
+ * from peer (probe_socket): pid itself, unless the listener proves to be
+ * that process in another pid namespace (a container, unshare --pid):
+ * then peer, or 0 when our namespace cannot see it. A listener that is
+ * another process of ours (a stand-in serving the socket in pid's name)
+ * changes nothing.
+ */
+static int pid_here(int pid, int peer)
+{
+	if (peer == 0)
+		return 0;
+	if (peer > 0 && peer != pid && innermost_pid(peer) == pid)
+		return peer;
+	return pid;
+}
+
+/*
+ * Removes the socket name in dirfd, which nothing listens on, when it is
+ * ours (st: what lstat said before the probe) and still that file: a new
+ * process with the same pid may have renamed its own socket onto the
+ * name since. (The moment between that check and the unlink remains; no
+ * call removes a name only if it is a given inode.)
+ */
+static void remove_stale(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat now;
+
+	if (st->st_uid != geteuid() ||
+	    fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    now.st_dev != st->st_dev || now.st_ino != st->st_ino ||
+	    !S_ISSOCK(now.st_mode))
+		return;
+	unlinkat(dirfd, name, 0);
+}
+
+/* By pid here, those our namespace cannot see last; then by their own. */
 static int compare_pid(const void *a, const void *b)
 {
 	const struct source_proc *x = a, *y = b;
+	int xh = x->local_pid ? x->local_pid : INT_MAX;
+	int yh = y->local_pid ? y->local_pid : INT_MAX;
 
+	if (xh != yh)
+		return (xh > yh) - (xh < yh);
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
@@ -79,17 +230,24 @@ long source_list(const char *dir, struct source_proc **out)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d))) {
-		int pid = socket_name_pid(e->d_name);
+		int pid = socket_name_pid(e->d_name), peer;
+		char path[4200];
 		struct stat st;
 
 		if (!pid || fstatat(dirfd(d), e->d_name, &st,
 				    AT_SYMLINK_NOFOLLOW) || !S_ISSOCK(st.st_mode))
 			continue;
-		if (kill(pid, 0) != 0 && errno == ESRCH) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		switch (probe_socket(path, &peer)) {
+		case PROBE_STALE:
 			/* Left by a process that died without cleaning up. */
-			if (st.st_uid == geteuid())
-				unlinkat(dirfd(d), e->d_name, 0);
+			remove_stale(dirfd(d), e->d_name, &st);
 			continue;
+		case PROBE_GONE:
+			continue;
+		case PROBE_LIVE:
+		case PROBE_UNKNOWN:
+			break;
 		}
 		if (n == cap) {
 			struct source_proc *p;
@@ -104,7 +262,12 @@ long source_list(const char *dir, struct source_proc **out)
 			procs = p;
 		}
 		procs[n].pid = pid;
-		process_name(pid, procs[n].name, sizeof(procs[n].name));
+		procs[n].local_pid = pid_here(pid, peer);
+		if (procs[n].local_pid)
+			process_name(procs[n].local_pid, procs[n].name,
+				     sizeof(procs[n].name));
+		else
+			snprintf(procs[n].name, sizeof(procs[n].name), "?");
 		n++;
 	}
 	closedir(d);
@@ -153,26 +316,6 @@ static bool wait_fd(int fd, short events, long long deadline)
 		if (r == 0 || errno != EINTR)
 			return false;
 	}
-}
-
-/* Connects to path; returns the fd or -errno. */
-static int connect_socket(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, err;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		err = errno;
-		close(fd);
-		return -err;
-	}
-	return fd;
 }
 
 /* Parses "65536", "64K", "64M", "1G" (>= 1); false for anything else. */
@@ -626,19 +769,33 @@ static int target_pid(const char *target)
 	return errno || *end || pid <= 0 || pid > 0x3fffffff ? 0 : (int)pid;
 }
 
-/* Indexes of the candidates a target matches (all when target is NULL). */
+/* Whether candidate c is what target names; a PID is taken as the pid
+ * in our namespace, else (when here) as the one a process in another pid
+ * namespace has there (its socket's name). */
+static bool matches(const struct source_proc *c, const char *target,
+		    bool here)
+{
+	int pid = target_pid(target);
+
+	if (!target)
+		return true;
+	if (!pid)
+		return strcmp(c->name, target) == 0;
+	return here ? c->local_pid == pid : c->pid == pid;
+}
+
+/* Indexes of the candidates a target matches (all when target is NULL):
+ * by the pid in our namespace first, by a process's own pid only when
+ * none has that pid here. */
 static size_t match(const struct source_proc *c, size_t n, const char *target,
 		    size_t *first)
 {
-	int pid = target_pid(target);
 	size_t hits = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		bool hit = !target || (pid ? c[i].pid == pid
-					   : strcmp(c[i].name, target) == 0);
-
-		if (hit && hits++ == 0)
-			*first = i;
+	for (int here = 1; here >= 0 && hits == 0; here--) {
+		for (size_t i = 0; i < n; i++)
+			if (matches(&c[i], target, here) && hits++ == 0)
+				*first = i;
 	}
 	return hits;
 }
@@ -656,7 +813,9 @@ static void list_candidates(char *out, size_t cap,
 		if (target && !pid && strcmp(c[i].name, target))
 			continue;
 		used += (size_t)snprintf(out + used, cap - used, "%s%d %s",
-					 used ? ", " : "", c[i].pid, c[i].name);
+					 used ? ", " : "",
+					 c[i].local_pid ? c[i].local_pid
+							: c[i].pid, c[i].name);
 	}
 }
 
@@ -736,6 +895,7 @@ static json_t *snapshot_from_file(const struct source_query *q,
 		abort(); /* out of memory in a CLI: nothing to save */
 	json_array_foreach(file, i, e) {
 		c[i].pid = (int)json_integer_value(json_object_get(e, "pid"));
+		c[i].local_pid = c[i].pid;
 		snprintf(c[i].name, sizeof(c[i].name), "%s",
 			 source_string(e, "process", "?"));
 	}

@@ -41,9 +41,17 @@ size_t source_max_snapshot(void);
  * or valid; false after one error line. */
 bool source_check_env(void);
 
-/* One attached process: its pid and name (/proc/PID/comm). */
+/* One attached process. */
 struct source_proc {
+	/* Its pid as it knows it: the name of its socket (<pid>.sock), the
+	 * "pid" of its snapshots; what requests go to. */
 	int pid;
+	/* Its pid in our pid namespace: pid, unless the process is shown to
+	 * be in another one (a container, unshare --pid); then the pid we
+	 * see it by, or 0 when our namespace cannot see it (it is not an
+	 * ancestor of the process's). For a file's snapshot, pid. */
+	int local_pid;
+	/* /proc/LOCAL_PID/comm, or "?" */
 	char name[64];
 };
 
@@ -56,13 +64,28 @@ struct source_proc {
 bool source_socket_dir(char *out, size_t cap);
 
 /*
- * Lists the attached processes: the sockets <pid>.sock in dir, sorted by
- * pid. A socket whose process is dead (kill(pid, 0) fails with ESRCH) is
- * skipped, and removed when it is ours (owned by our effective uid). A
- * missing directory is an empty list. Returns the count and a malloc'd
- * array in *out (free it), or -errno when dir cannot be read.
+ * Lists the attached processes: the sockets <pid>.sock in dir (sockets,
+ * not followed through symlinks), sorted by local_pid (0 last), then
+ * pid. Each is connected to and hung up on at once, without a request:
+ * never by its pid, which is the process's own, maybe in another pid
+ * namespace, so that it may be no process or another one here. A socket
+ * that refuses the connection (nothing listens on it: its process died
+ * without removing it) is skipped, and removed when it is ours (owned by
+ * our effective uid); one that takes it is listed, and so is one that
+ * cannot be asked (permission denied, a full queue): its process may be
+ * alive. The listener's credentials (SO_PEERCRED) give local_pid. Never
+ * waits: a dead socket refuses at once. A missing directory is an empty
+ * list. Returns the count and a malloc'd array in *out (free it), or
+ * -errno when dir cannot be read.
  */
 long source_list(const char *dir, struct source_proc **out);
+
+/*
+ * Whether the process of pid's socket in dir has gone: its socket is
+ * missing (removed at exit) or refuses a connection (it was killed).
+ * Asks the process nothing; holds in any pid namespace.
+ */
+bool source_process_gone(const char *dir, int pid);
 
 /* Reports source_list's failure err (-errno) for dir: one line. */
 void source_list_error(const char *dir, long err);
@@ -90,7 +113,9 @@ json_t *source_load_file(const char *path, int *status);
 /* What a viewing command asks for. */
 struct source_query {
 	const char *from;   /* --from FILE, or NULL for a live process */
-	const char *target; /* PID or process name, or NULL */
+	/* PID (here, else a process's own in another pid namespace) or
+	 * process name, or NULL */
+	const char *target;
 	/* When target names no process, leave it unused instead of failing
 	 * (msgs: a lone argument that is not a process is a CONN). */
 	bool target_optional;
@@ -113,9 +138,10 @@ bool source_conn_id(const char *s, unsigned long long *out);
 
 /*
  * Finds the one snapshot the query names: in the file (an array needs a
- * target, or a single element), or live: target as PID or unique name,
- * or the only attached process when target is NULL (else the error lists
- * the candidates). *target_used tells whether target picked the process.
+ * target, or a single element), or live: target as PID (its pid here
+ * first, then a process's own pid in another pid namespace) or unique
+ * name, or the only attached process when target is NULL (else the error
+ * lists the candidates). *target_used tells whether target picked the process.
  * Returns the snapshot object (json_decref it) or NULL, *status set.
  */
 json_t *source_snapshot(const struct source_query *q, bool *target_used,

@@ -19,6 +19,10 @@ Behaviours:
             the payload to the first client, garbage to the others (a
             process that goes bad while --follow watches it)
 
+Like the real stats server, it takes a connection closed before any byte
+(the CLI's check that something listens, when it lists the sockets) as
+nothing to answer: not a client, no request noted.
+
 Run by hand: python3 fake_server.py DIR BEHAVIOUR [SNAPSHOT-FILE]
 (prints the pid; Ctrl-C stops it).
 """
@@ -45,6 +49,7 @@ class FakeServer:
         self.clients = 0
         self._stop = threading.Event()
         self._open = []
+        self._lock = threading.Lock()
         # The process the socket claims to be; it must stay alive.
         self.sleeper = None
         if pid is None:
@@ -87,13 +92,15 @@ class FakeServer:
                 continue
             except OSError:
                 return
-            self.clients += 1
             # A thread per client, so that a stuck one (silent) does not
             # hold up the next; stop() closes what is left.
             threading.Thread(target=self._client, args=(conn,),
                              daemon=True).start()
 
     def _read_line(self, conn):
+        """Reads the request line and notes it; returns which client this
+        is (1 for the first), or 0 when the connection ended before any
+        byte (a probe, not a client)."""
         conn.settimeout(1)
         data = b""
         try:
@@ -104,18 +111,26 @@ class FakeServer:
                 data += chunk
         except OSError:
             pass
-        self.requests.append(data.split(b"\n")[0].decode("utf-8",
-                                                         "replace"))
+        if not data:
+            return 0
+        with self._lock:
+            self.clients += 1
+            self.requests.append(data.split(b"\n")[0].decode("utf-8",
+                                                             "replace"))
+            return self.clients
 
     def _client(self, conn):
         b = self.behaviour
-        if b == "first-then-garbage":
-            b = "answer" if self.clients == 1 else "garbage"
         try:
             if b == "close":
                 conn.close()
                 return
-            self._read_line(conn)
+            client = self._read_line(conn)
+            if not client:
+                conn.close()
+                return
+            if b == "first-then-garbage":
+                b = "answer" if client == 1 else "garbage"
             conn.settimeout(5)
             if b == "answer":
                 conn.sendall(self.payload)
