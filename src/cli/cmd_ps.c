@@ -21,7 +21,9 @@ static const char ps_help[] =
 	"socket directory ($WSDBG_DIR, else $XDG_RUNTIME_DIR/wsdbg, else\n"
 	"/tmp/wsdbg-UID). A socket nothing listens on any more (connecting\n"
 	"is refused: its process died) is skipped, and removed when it is\n"
-	"yours. Each process is asked for a summary (2 s).\n"
+	"yours. Each process is asked for a summary (2 s). A process is\n"
+	"attached once it listens, accepts or speaks HTTP on a stream socket;\n"
+	"one that has had no WebSocket yet says so.\n"
 	"A process in another pid namespace (a container, unshare --pid) has\n"
 	"its pid here under PID (- when this namespace cannot see it) and its\n"
 	"own, which names its socket, under NSPID; either names it to the\n"
@@ -65,6 +67,10 @@ static void add_row(struct table *t, bool ns_column,
 	table_cell(t, PAINT_NONE, "%llu",
 		   source_count(tot, "messages_sent", NULL) +
 			   source_count(tot, "messages_received", NULL));
+	/* Attached and serving (the shim's socket comes up when a process
+	 * listens or accepts), but no upgrade seen yet. */
+	if (source_count(tot, "connections", NULL) == 0)
+		table_cell(t, PAINT_DIM, "no WebSocket yet");
 }
 
 static json_t *json_row(const struct source_proc *p, const json_t *summary)
@@ -132,7 +138,7 @@ int cmd_ps(int argc, char **argv)
 	}
 	for (long i = 0; i < n; i++)
 		ns_column |= in_other_ns(&procs[i]);
-	t = table_new(ns_column ? 6 : 5);
+	t = table_new(ns_column ? 7 : 6);
 	table_column(t, col++, "PID", TABLE_RIGHT);
 	if (ns_column)
 		table_column(t, col++, "NSPID", TABLE_RIGHT);
@@ -140,7 +146,8 @@ int cmd_ps(int argc, char **argv)
 	table_column(t, col++, "NAME", TABLE_LEFT);
 	table_column(t, col++, "OPEN", TABLE_RIGHT);
 	table_column(t, col++, "TOTAL", TABLE_RIGHT);
-	table_column(t, col, "MESSAGES", TABLE_RIGHT);
+	table_column(t, col++, "MESSAGES", TABLE_RIGHT);
+	table_column(t, col, "", TABLE_LEFT);
 	rows = json_array();
 	for (long i = 0; i < n; i++) {
 		int status;
