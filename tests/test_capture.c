@@ -633,3 +633,148 @@ Test(capture, text_that_is_not_utf8_is_flagged_stored_cut_or_not_kept)
 		free(json);
 	}
 }
+
+/* ---- deflate bombs (ws_decoder.h: the inflate cap) ---------------------- */
+
+/* The upgrade with permessage-deflate agreed, as extensions says, fed in
+ * the server role. */
+static void open_deflate(const char *extensions)
+{
+	char answer[512];
+
+	snprintf(answer, sizeof(answer),
+		 "HTTP/1.1 101 Switching Protocols\r\n"
+		 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+		 "Sec-WebSocket-Extensions: %s\r\n\r\n", extensions);
+	feed(REGISTRY_RECEIVED, request, strlen(request));
+	feed(REGISTRY_SENT, answer, strlen(answer));
+}
+
+/* Appends a compressed text of len zeros to wire; returns its payload
+ * bytes on the wire. */
+static uint64_t put_zeros(struct ws_encoder *e, struct ws_encoder_buf *wire,
+			  size_t len)
+{
+	uint8_t *zeros = calloc(1, len);
+	cr_assert_not_null(zeros);
+	struct ws_encoder_message m = {.opcode = 0x1, .payload = zeros,
+				       .len = len, .compress = true};
+	uint64_t n = ws_encoder_put_message(e, wire, &m);
+	free(zeros);
+	return n;
+}
+
+/* Feeds wire to the received side in reads of at most step bytes. */
+static void feed_reads(const struct ws_encoder_buf *wire, size_t step)
+{
+	for (size_t off = 0; off < wire->len; off += step)
+		feed(REGISTRY_RECEIVED, wire->data + off,
+		     wire->len - off < step ? wire->len - off : step);
+}
+
+Test(capture, a_deflate_bomb_is_recorded_capped_what_follows_not_inflated_and_the_close_seen)
+{
+	/* 64 MiB of zeros in about 64 KB, read 4 KiB at a time, then a
+	 * small compressed text that refers back into the window, then a
+	 * close: the bomb stops at 1 MiB, flagged; with context takeover
+	 * the text is listed with its wire size, not inflated, and no
+	 * error is recorded; the close is. */
+	struct ws_encoder client;
+	struct ws_encoder_buf wire = {0};
+
+	open_deflate("permessage-deflate");
+	ws_encoder_init(&client, &(struct ws_encoder_config){
+		.masked = true, .deflate = true, .window_bits = 15,
+		.level = 6, .seed = 11});
+	uint64_t bomb = put_zeros(&client, &wire, (size_t)64 << 20);
+	uint64_t after = put_zeros(&client, &wire, 5000);
+	ws_encoder_put_control(&client, &wire, 0x8,
+			       (const uint8_t *)"\x03\xe8" "bye", 5);
+	feed_reads(&wire, 4096);
+	cr_assert_eq(ws_decoder_inflate_memory(&stream.received), 0,
+		     "the inflate stream is freed with its lost window");
+	char *json = snapshot();
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "\"size\": 1048576, \"frames\": 1, \"compressed\": true, "
+		 "\"inflated\": true, \"size_is_lower_bound\": true, "
+		 "\"truncated\": true");
+	HAS(json, want);
+	snprintf(want, sizeof(want),
+		 "\"size\": %llu, \"frames\": 1, \"compressed\": true, "
+		 "\"inflated\": false, \"size_is_lower_bound\": false",
+		 (unsigned long long)after);
+	HAS(json, want);
+	HAS(json, "\"inflate_capped_received\": 1");
+	HAS(json, "\"not_inflated_received\": 1");
+	snprintf(want, sizeof(want), "\"received\": {\"messages\": 3, "
+		 "\"bytes\": %llu", (unsigned long long)(1048576 + after + 5));
+	HAS(json, want);
+	HAS(json, "\"close\": {\"code\": 1000, \"reason\": \"bye\", "
+		  "\"by\": \"client\"}");
+	HAS(json, "\"error\": null");
+	cr_assert_gt(bomb, 60000);
+	free(json);
+	ws_encoder_buf_free(&wire);
+	ws_encoder_free(&client);
+}
+
+Test(capture, after_a_deflate_bomb_with_client_no_context_takeover_the_next_message_is_inflated)
+{
+	struct ws_encoder client;
+	struct ws_encoder_buf wire = {0};
+	static const char after[] = "hello after the bomb";
+
+	open_deflate("permessage-deflate; client_no_context_takeover");
+	ws_encoder_init(&client, &(struct ws_encoder_config){
+		.masked = true, .deflate = true, .window_bits = 15,
+		.no_context_takeover = true, .level = 6, .seed = 12});
+	put_zeros(&client, &wire, (size_t)8 << 20);
+	struct ws_encoder_message m = {.opcode = 0x1,
+				       .payload = (const uint8_t *)after,
+				       .len = strlen(after), .compress = true};
+	ws_encoder_put_message(&client, &wire, &m);
+	feed_reads(&wire, 65536);
+	cr_assert_gt(ws_decoder_inflate_memory(&stream.received), 0,
+		     "the window is kept: it starts afresh each message");
+	char *json = snapshot();
+	HAS(json, "\"size_is_lower_bound\": true");
+	HAS(json, "\"text\": \"hello after the bomb\"");
+	HAS(json, "\"inflate_capped_received\": 1");
+	HAS(json, "\"not_inflated_received\": 0");
+	free(json);
+	ws_encoder_buf_free(&wire);
+	ws_encoder_free(&client);
+}
+
+Test(capture, one_read_of_many_bombs_inflates_within_the_budget_of_the_call)
+{
+	/* 200 compressed texts of 512 KiB each, under the 1 MiB cap one by
+	 * one, about 560 bytes on the wire each, with no_context_takeover,
+	 * in one read: the read may inflate 1 MiB + 32 bytes per byte, not
+	 * 100 MiB. */
+	struct ws_encoder client;
+	struct ws_encoder_buf wire = {0};
+
+	open_deflate("permessage-deflate; client_no_context_takeover");
+	ws_encoder_init(&client, &(struct ws_encoder_config){
+		.masked = true, .deflate = true, .window_bits = 15,
+		.no_context_takeover = true, .level = 6, .seed = 13});
+	for (int i = 0; i < 200; i++)
+		put_zeros(&client, &wire, (size_t)512 << 10);
+	feed(REGISTRY_RECEIVED, wire.data, wire.len);
+	char *json = snapshot();
+	HAS(json, "\"messages_received\": 200");
+	const char *p = strstr(json, "\"bytes_received\": ");
+	cr_assert_not_null(p);
+	unsigned long long inflated = strtoull(p + 18, NULL, 10);
+	unsigned long long budget = (1u << 20) +
+				    WS_DECODER_INFLATE_PER_BYTE * wire.len;
+	cr_assert_leq(inflated, budget, "%llu > %llu", inflated, budget);
+	cr_assert_lt(budget, 8u << 20);
+	HAS_NOT(json, "\"inflate_capped_received\": 0");
+	free(json);
+	ws_encoder_buf_free(&wire);
+	ws_encoder_free(&client);
+}

@@ -63,6 +63,7 @@ Test(registry_config, defaults_are_the_documented_ones)
 	cr_assert_eq(cfg.max_conn_memory, 100u << 10);
 	cr_assert_eq(cfg.max_held, 8u << 20);
 	cr_assert_eq(cfg.max_conn_held, 100u << 10);
+	cr_assert_eq(cfg.max_inflate, 1u << 20);
 	cr_assert(cfg.inflate);
 	cr_assert_not(cfg.metadata_only);
 }
@@ -85,6 +86,7 @@ Test(registry_config, an_empty_environment_changes_nothing)
 	cr_assert_eq(cfg.ttl, def.ttl);
 	cr_assert_eq(cfg.max_memory, def.max_memory);
 	cr_assert_eq(cfg.inflate, def.inflate);
+	cr_assert_eq(cfg.max_inflate, def.max_inflate);
 	cr_assert_eq(cfg.metadata_only, def.metadata_only);
 }
 
@@ -95,7 +97,8 @@ Test(registry_config, every_variable_is_read_when_good)
 		"WSDBG_MAX_MESSAGE_SIZE", "300", "WSDBG_SHOW_BINARY", "1",
 		"WSDBG_BINARY_PREVIEW", "16", "WSDBG_TTL", "0",
 		"WSDBG_MAX_MEMORY", "65536", "WSDBG_INFLATE", "0",
-		"WSDBG_CAPTURE", "metadata", NULL};
+		"WSDBG_CAPTURE", "metadata", "WSDBG_MAX_INFLATE", "20000",
+		NULL};
 	struct env e = {.vars = vars};
 	struct registry_config cfg;
 
@@ -111,6 +114,26 @@ Test(registry_config, every_variable_is_read_when_good)
 	cr_assert_eq(cfg.max_memory, 65536);
 	cr_assert_not(cfg.inflate);
 	cr_assert(cfg.metadata_only);
+	cr_assert_eq(cfg.max_inflate, 20000);
+}
+
+Test(registry_config, max_inflate_takes_suffixes_and_is_capped_at_64m)
+{
+	struct env e;
+
+	cr_assert_eq(read_one(&e, "WSDBG_MAX_INFLATE", "256K", 0).max_inflate,
+		     256u << 10);
+	cr_assert_eq(read_one(&e, "WSDBG_MAX_INFLATE", "16M", 0).max_inflate,
+		     16u << 20);
+	cr_assert_eq(read_one(&e, "WSDBG_MAX_INFLATE", "1G", 1).max_inflate,
+		     64u << 20);
+	cr_assert_str_eq(e.warnings[0], "wsdbg: WSDBG_MAX_INFLATE='1G' is "
+					"more than 64M; using 64M");
+	cr_assert_eq(read_one(&e, "WSDBG_MAX_INFLATE", "0", 1).max_inflate,
+		     1u << 20);
+	cr_assert_str_eq(e.warnings[0], "wsdbg: WSDBG_MAX_INFLATE='0' is not "
+					"a size (bytes, or with K, M or G); "
+					"using 1M");
 }
 
 Test(registry_config, max_memory_takes_k_m_and_g_suffixes)
@@ -297,6 +320,7 @@ Test(registry_config, decoder_keeps_text_up_to_max_message_size)
 	cr_assert_eq(dc.keep_text, 10240);
 	cr_assert_eq(dc.keep_binary, 0, "binary hidden by default");
 	cr_assert(dc.inflate);
+	cr_assert_eq(dc.max_inflate, 1u << 20, "inflating is capped");
 	cr_assert(dc.from_client, "direction settings are left alone");
 	cr_assert(dc.deflate);
 	cr_assert(dc.borrow_masked, "the registry unmasks what it stores");

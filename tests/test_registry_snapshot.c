@@ -147,6 +147,7 @@ Test(registry_snapshot, a_scripted_session_gives_the_documented_keys)
 	assert_field(j, "config.ttl", "3600");
 	assert_field(j, "config.max_memory", "8388608");
 	assert_field(j, "config.inflate", "true");
+	assert_field(j, "config.max_inflate", "1048576");
 	assert_field(j, "config.capture", "\"full\"");
 	assert_field(j, "totals.connections", "1");
 	assert_field(j, "totals.active", "0");
@@ -157,6 +158,10 @@ Test(registry_snapshot, a_scripted_session_gives_the_documented_keys)
 	assert_field(j, "totals.messages_received", "3");
 	assert_field(j, "totals.bytes_sent", "2");
 	assert_field(j, "totals.bytes_received", "27");
+	assert_field(j, "totals.inflate_capped_sent", "0");
+	assert_field(j, "totals.inflate_capped_received", "0");
+	assert_field(j, "totals.not_inflated_sent", "0");
+	assert_field(j, "totals.not_inflated_received", "0");
 	assert_field(j, "tracking.enabled", "true");
 
 	assert_field(j, "connections.0.id", "\"1\"");
@@ -196,6 +201,7 @@ Test(registry_snapshot, a_scripted_session_gives_the_documented_keys)
 		     "{\"seq\": 1, \"t\": 1764000001.234567, "
 		     "\"dir\": \"received\", \"type\": \"text\", \"size\": 20, "
 		     "\"frames\": 1, \"compressed\": true, "
+		     "\"inflated\": true, \"size_is_lower_bound\": false, "
 		     "\"truncated\": false, \"utf8_valid\": true, "
 		     "\"text\": \"{\\\"type\\\":\\\"subscribe\\\"}\", "
 		     "\"text_dropped\": false}");
@@ -210,6 +216,65 @@ Test(registry_snapshot, a_scripted_session_gives_the_documented_keys)
 		     "\"code_valid\": true, "
 		     "\"utf8_valid\": true, \"text\": \"bye\", "
 		     "\"text_dropped\": false}");
+	free(j);
+	registry_free(r);
+}
+
+Test(registry_snapshot, a_capped_message_and_one_not_inflated_are_flagged_and_counted)
+{
+	/* A compressed text inflated up to the cap (1 MiB: its size is a
+	 * lower bound, its text a prefix), then, its window lost, a
+	 * compressed one not inflated (its size on the wire, no text); an
+	 * uncompressed message has neither key. */
+	struct registry_request req = {.fd = 5, .path = "/bomb"};
+	struct registry_response res = {.status = 101,
+					.extensions = "permessage-deflate"};
+	struct registry_config cfg;
+	struct ws_message m;
+	struct registry *r;
+	uint64_t id;
+
+	registry_config_defaults(&cfg);
+	cfg.max_message_size = 4;
+	r = registry_new(&cfg);
+	cr_assert_not_null(r);
+	id = registry_open(r, &req, 1764000000.0);
+	registry_answer(r, id, &res, 1764000000.0);
+	m = msg(0x1, "\0\0\0\0", 4);
+	m.compressed = m.inflated = m.inflate_capped = m.truncated = true;
+	m.size = 1u << 20;
+	m.wire_size = 1044030;
+	record(r, id, REGISTRY_RECEIVED, m, 1764000001.0);
+	m = msg(0x1, "", 0); /* as the decoder hands it: data, none kept */
+	m.compressed = m.truncated = true;
+	m.size = m.wire_size = 37;
+	record(r, id, REGISTRY_RECEIVED, m, 1764000001.5);
+	record(r, id, REGISTRY_SENT, msg(0x1, "ok", 2), 1764000002.0);
+	char *j = snapshot(r);
+	assert_field(j, "connections.0.messages.0",
+		     "{\"seq\": 1, \"t\": 1764000001.000000, "
+		     "\"dir\": \"received\", \"type\": \"text\", "
+		     "\"size\": 1048576, \"frames\": 1, "
+		     "\"compressed\": true, \"inflated\": true, "
+		     "\"size_is_lower_bound\": true, \"truncated\": true, "
+		     "\"utf8_valid\": true, "
+		     "\"text\": \"\\u0000\\u0000\\u0000\\u0000\", "
+		     "\"text_dropped\": false}");
+	assert_field(j, "connections.0.messages.1",
+		     "{\"seq\": 2, \"t\": 1764000001.500000, "
+		     "\"dir\": \"received\", \"type\": \"text\", "
+		     "\"size\": 37, \"frames\": 1, "
+		     "\"compressed\": true, \"inflated\": false, "
+		     "\"size_is_lower_bound\": false, \"truncated\": false, "
+		     "\"utf8_valid\": true, \"text_dropped\": false}");
+	assert_field(j, "connections.0.messages.2.inflated", "(absent)");
+	assert_field(j, "connections.0.messages.2.size_is_lower_bound",
+		     "(absent)");
+	assert_field(j, "totals.inflate_capped_received", "1");
+	assert_field(j, "totals.not_inflated_received", "1");
+	assert_field(j, "totals.inflate_capped_sent", "0");
+	assert_field(j, "totals.not_inflated_sent", "0");
+	assert_field(j, "totals.bytes_received", "1048613");
 	free(j);
 	registry_free(r);
 }

@@ -20,7 +20,12 @@
  * Pure: no sockets, no clocks, no globals. The caller serialises calls on
  * one stream (the shim does so per socket); different streams are
  * independent. Never fails the caller: trouble is recorded and the stream
- * goes quiet.
+ * goes quiet. The work of one call is bounded by what it moved: decoding
+ * is linear in its bytes, and its compressed messages inflate at most
+ * max_inflate + 32 bytes per byte (ws_decoder.h, WSDBG_MAX_INFLATE). The
+ * call that completes a handshake decodes, besides, the client frames
+ * held back before it (at most CAPTURE_PENDING_MAX bytes, the same bound
+ * for them).
  */
 #ifndef WSDBG_CAPTURE_H
 #define WSDBG_CAPTURE_H

@@ -26,7 +26,13 @@
  *     only) and its stored data. Only
  *     stored data can be given up, oldest first; when the rest alone
  *     reaches a cap, nothing more is stored under it. Every figure is an
- *     allocation as the heap counts it (chunk header and rounding).
+ *     allocation as the heap counts it (chunk header and rounding);
+ *   - compressed messages are inflated up to max_inflate bytes each (and
+ *     a host call's messages up to max_inflate + 32 per byte it moved):
+ *     past it a message is listed with its size as a lower bound
+ *     ("size_is_lower_bound"), and, with context takeover, the later
+ *     compressed messages of its direction with their size on the wire
+ *     ("inflated": false); both counted in the totals.
  *
  * Thread safety: one mutex per registry guards everything in it. It is
  * never held while calling out of the registry (no callbacks, no I/O) and
@@ -46,8 +52,9 @@
 
 /* Limits and switches; see DESIGN.md's environment table. */
 struct registry_config {
-	/* (In an order with no holes: 64 bytes, which recording a message
-	 * reads, on 64-bit targets.) */
+	/* (In an order with no holes: the first 64 bytes, which recording a
+	 * message reads, on 64-bit targets; then what only a new
+	 * connection's decoders read.) */
 	unsigned max_connections; /* WSDBG_MAX_CONNECTIONS, 50 */
 	unsigned max_messages;    /* WSDBG_MAX_MESSAGES, 100 per connection */
 	unsigned ttl;             /* WSDBG_TTL, 3600 s for closed connections */
@@ -60,6 +67,16 @@ struct registry_config {
 	size_t max_conn_memory;   /* stored data per connection, 100 KiB */
 	size_t max_held;          /* WSDBG_MAX_MEMORY, all held (see above) */
 	size_t max_conn_held;     /* all held per connection, 100 KiB */
+	/* WSDBG_MAX_INFLATE, 1 MiB: bytes inflated of one compressed
+	 * message at most, and with 32 more per byte read, of all the
+	 * messages one host call brings (ws_decoder.h: the bound on the
+	 * work done inside a host call). 1 MiB is what python-websockets
+	 * inflates of a message before it refuses it (its max_size): a
+	 * capped message costs the host no more than its own library's
+	 * work, 2.3 ms of a read on this project's 2-core machine for a
+	 * bomb of zeros (5 ms under ASan), where inflating the whole 1 GiB
+	 * took 2.5 to 5 s. */
+	size_t max_inflate;
 };
 
 /* The defaults above (max_memory: REGISTRY_DEFAULT_MAX_MEMORY). */
@@ -68,24 +85,24 @@ void registry_config_defaults(struct registry_config *cfg);
 
 /* Reads the WSDBG_* variables through lookup (getenv-like: NULL when
  * unset; a NULL lookup means getenv) into cfg, which holds defaults.
- * Numbers are plain decimal digits (WSDBG_MAX_MEMORY also takes a K, M or
- * G suffix, powers of 1024); switches are 0 or 1; WSDBG_CAPTURE is full or
- * metadata. A bad value (not a number, 0 where a positive one is needed,
- * beyond 64 bits, trailing junk, empty) keeps the default and calls warn
- * once with one line without newline, e.g. "wsdbg: WSDBG_MAX_MESSAGES='abc'
- * is not a positive integer; using 100". A value above a sensible cap
- * (see config.c) is lowered to the cap with a warning ("... is more than
- * 100000; using 100000"). warn may be NULL. Returns the number of values
- * warned about. */
+ * Numbers are plain decimal digits (WSDBG_MAX_MEMORY and WSDBG_MAX_INFLATE
+ * also take a K, M or G suffix, powers of 1024); switches are 0 or 1;
+ * WSDBG_CAPTURE is full or metadata. A bad value (not a number, 0 where a
+ * positive one is needed, beyond 64 bits, trailing junk, empty) keeps the
+ * default and calls warn once with one line without newline, e.g.
+ * "wsdbg: WSDBG_MAX_MESSAGES='abc' is not a positive integer; using 100".
+ * A value above a sensible cap (see config.c) is lowered to the cap with
+ * a warning ("... is more than 100000; using 100000"). warn may be NULL.
+ * Returns the number of values warned about. */
 int registry_config_from_env(struct registry_config *cfg,
 			     const char *(*lookup)(const char *name, void *ctx),
 			     void (*warn)(const char *line, void *ctx),
 			     void *ctx);
 
 /* The decoder settings that follow from cfg for one direction (keep sizes,
- * inflate, borrow_masked and defer_utf8: the registry takes messages still
- * masked and judges their UTF-8 as it copies them); deflate parameters are
- * set by the caller from the handshake. */
+ * inflate and its cap, borrow_masked and defer_utf8: the registry takes
+ * messages still masked and judges their UTF-8 as it copies them);
+ * deflate parameters are set by the caller from the handshake. */
 void registry_decoder_config(const struct registry_config *cfg,
 			     struct ws_decoder_config *out);
 

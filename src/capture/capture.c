@@ -425,6 +425,9 @@ static void capture_frames(struct capture_stream *s,
 	bool was_decoding = ws_decoder_error(d) == WS_OK;
 	bool broken = false;
 
+	/* What the call moved bounds what its messages may inflate
+	 * (ws_decoder.h), and so the work, and the lock held, for it. */
+	ws_decoder_begin_input(d, len);
 	registry_batch_begin(ctx->registry, &batch, s->id);
 	registry_batch_wire_bytes(&batch, dir, len);
 	for (size_t i = 0; i < iovcnt && len > 0 && !broken; i++) {

@@ -9,7 +9,10 @@
  *
  * ← received by the process, → sent by it; the time counts from the
  * connection's opening. Without CONN: the latest messages of every
- * connection, by time, each tagged with its connection id.
+ * connection, by time, each tagged with its connection id. A compressed
+ * message inflated only up to WSDBG_MAX_INFLATE shows its size as a lower
+ * bound ("≥1.0 MB ... [inflate capped]"); one not inflated, its size on
+ * the wire ("[not inflated]").
  */
 #include <getopt.h>
 #include <signal.h>
@@ -42,9 +45,11 @@ static const char msgs_help[] =
 	"                  [--from FILE] [--json]\n"
 	"Shows the kept messages as a timeline: time since the connection\n"
 	"opened, ← received / → sent / ◉ open and close, type, size, markers\n"
-	"([deflate], [N frames], [truncated], [invalid utf-8]) and a\n"
-	"one-line preview. Without CONN: the latest messages of all\n"
-	"connections, each tagged with its connection id.\n\n"
+	"([deflate], [N frames], [truncated], [invalid utf-8], [inflate\n"
+	"capped]: inflating stopped at WSDBG_MAX_INFLATE, the size (≥) is a\n"
+	"lower bound; [not inflated]: the size is on the wire, nothing was\n"
+	"kept) and a one-line preview. Without CONN: the latest messages of\n"
+	"all connections, each tagged with its connection id.\n\n"
 	"  PID|NAME        the process (may be left out when only one is\n"
 	"                  attached); a lone argument that names no\n"
 	"                  attached process is taken as CONN\n"
@@ -256,11 +261,20 @@ static void preview_hex(const struct printer *o, const char *hex, bool more)
 		fputs("…", o->f);
 }
 
+/* A compressed message that was not inflated: its size is on the wire and
+ * nothing of it was kept. */
+static bool not_inflated(const json_t *m)
+{
+	return json_is_true(json_object_get(m, "compressed")) &&
+	       json_is_false(json_object_get(m, "inflated"));
+}
+
 static void print_markers(const struct printer *o, const json_t *m)
 {
-	char marks[128] = "";
+	char marks[160] = "";
 	size_t n = 0;
 	unsigned long long frames = source_count(m, "frames", NULL);
+	bool capped = json_is_true(json_object_get(m, "size_is_lower_bound"));
 
 	if (json_is_true(json_object_get(m, "compressed")))
 		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
@@ -268,8 +282,15 @@ static void print_markers(const struct printer *o, const json_t *m)
 	if (frames > 1)
 		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
 				      " [%llu frames]", frames);
+	/* A capped message is always truncated: its marker says more. */
+	if (capped)
+		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
+				      " [inflate capped]");
+	if (not_inflated(m))
+		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
+				      " [not inflated]");
 	/* A binary message keeps nothing unless previews are on. */
-	if (json_is_true(json_object_get(m, "truncated")) &&
+	if (json_is_true(json_object_get(m, "truncated")) && !capped &&
 	    (strcmp(source_string(m, "type", ""), "binary") ||
 	     json_object_get(m, "hex")))
 		n += (size_t)snprintf(marks + n, sizeof(marks) - n,
@@ -359,11 +380,20 @@ static void print_row(struct printer *o, const struct row *r)
 	recv = !strcmp(source_string(r->msg, "dir", ""), "received");
 	painted(o, recv ? PAINT_GREEN : PAINT_CYAN, "  %s  %-6s",
 		recv ? "←" : "→", source_string(r->msg, "type", "?"));
-	fprintf(o->f, " %8s",
-		format_size(size, source_count(r->msg, "size", NULL)));
+	/* "≥": inflating stopped at the cap. Right-aligned by hand: the
+	 * sign is 3 bytes, 1 column. */
+	format_size(size, source_count(r->msg, "size", NULL));
+	if (json_is_true(json_object_get(r->msg, "size_is_lower_bound")))
+		fprintf(o->f, " %*s≥%s",
+			(int)(7 - (strlen(size) < 7 ? strlen(size) : 7)), "",
+			size);
+	else
+		fprintf(o->f, " %8s", size);
 	print_markers(o, r->msg);
-	fputs("  ", o->f);
-	print_content(o, r->msg);
+	if (!not_inflated(r->msg)) { /* else nothing to show: the marker */
+		fputs("  ", o->f);
+		print_content(o, r->msg);
+	}
 	fputc('\n', o->f);
 	line_end(o);
 }

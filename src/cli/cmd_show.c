@@ -29,8 +29,10 @@ static const char show_help[] =
 	"kept messages by type, ping round-trip times, close and error.\n"
 	"With SEQ (the message's number, as `wsdbg msgs --json` shows it):\n"
 	"that message in full, its text pretty-printed when it is JSON,\n"
-	"binary as a hex dump when previews were kept, and whether the\n"
-	"stored text was truncated.\n\n"
+	"binary as a hex dump when previews were kept, whether the stored\n"
+	"text was truncated, and for a compressed message whether it was\n"
+	"inflated whole, up to WSDBG_MAX_INFLATE (its size is then a lower\n"
+	"bound) or not at all.\n\n"
 	"  PID|NAME     the process (may be left out when only one is\n"
 	"               attached); with two arguments, the first is taken as\n"
 	"               CONN when it names no attached process\n"
@@ -253,6 +255,10 @@ static void show_message(const json_t *snap, const json_t *c,
 	bool recv = !strcmp(source_string(m, "dir", ""), "received");
 	unsigned long long size = source_count(m, "size", NULL);
 	unsigned long long frames = source_count(m, "frames", NULL);
+	bool compressed = json_is_true(json_object_get(m, "compressed"));
+	bool capped = json_is_true(json_object_get(m, "size_is_lower_bound"));
+	bool not_inflated =
+		compressed && json_is_false(json_object_get(m, "inflated"));
 	char a[32], b[32];
 	json_t *parsed = NULL;
 
@@ -270,16 +276,37 @@ static void show_message(const json_t *snap, const json_t *c,
 	label("direction");
 	printf("%s %s\n", recv ? "←" : "→", recv ? "received" : "sent");
 	label("type");
-	printf("%s, %s", type, format_size(a, size));
+	printf("%s, %s%s", type, capped ? "at least " : "",
+	       format_size(a, size));
 	if (size >= 1024)
 		printf(" (%llu bytes)", size);
-	printf(", %llu frame%s%s\n", frames, frames == 1 ? "" : "s",
-	       json_is_true(json_object_get(m, "compressed"))
-		       ? ", compressed (permessage-deflate)" : "");
+	printf("%s, %llu frame%s%s\n", not_inflated ? " on the wire" : "",
+	       frames, frames == 1 ? "" : "s",
+	       compressed ? ", compressed (permessage-deflate)" : "");
+	if (capped) {
+		label("inflated");
+		printf("the first %s, then stopped at WSDBG_MAX_INFLATE: the "
+		       "size is a lower bound\n", format_size(a, size));
+	} else if (not_inflated) {
+		label("inflated");
+		if (json_is_false(json_object_get(
+			    json_object_get(snap, "config"), "inflate")))
+			printf("no (WSDBG_INFLATE=0)\n");
+		else
+			printf("no: an earlier message this way passed "
+			       "WSDBG_MAX_INFLATE, and this one may refer "
+			       "back to what was not inflated (context "
+			       "takeover)\n");
+	}
 	if (json_object_get(m, "utf8_valid")) {
 		label("utf-8");
-		printf("%s\n", json_is_true(json_object_get(m, "utf8_valid"))
-				       ? "valid" : "INVALID");
+		if (not_inflated)
+			printf("not judged (not inflated)\n");
+		else
+			printf("%s%s\n",
+			       json_is_true(json_object_get(m, "utf8_valid"))
+				       ? "valid" : "INVALID",
+			       capped ? " as far as inflated" : "");
 	}
 	code = json_object_get(m, "code");
 	if (!strcmp(type, "close")) {
@@ -292,20 +319,27 @@ static void show_message(const json_t *snap, const json_t *c,
 			printf("none\n");
 	}
 	label("kept");
-	if (json_is_true(json_object_get(m, "text_dropped")))
+	if (not_inflated)
+		printf("nothing (not inflated)\n");
+	else if (json_is_true(json_object_get(m, "text_dropped")))
 		printf("nothing: the text was dropped to stay within "
 		       "WSDBG_MAX_MEMORY\n");
+	else if (json_is_string(text) && capped &&
+		 json_string_length(text) >= size)
+		printf("the first %s (all that was inflated)\n",
+		       format_size(a, json_string_length(text)));
 	else if (json_is_string(text) &&
 		 json_is_true(json_object_get(m, "truncated")))
-		printf("the first %s of %s (truncated at "
+		printf("the first %s of %s%s (truncated at "
 		       "WSDBG_MAX_MESSAGE_SIZE)\n",
 		       format_size(a, json_string_length(text)),
-		       format_size(b, size));
+		       capped ? "at least " : "", format_size(b, size));
 	else if (json_is_string(text))
 		printf("all of it\n");
 	else if (hex)
-		printf("the first %s of %s as hex%s\n",
-		       format_size(a, strlen(hex) / 2), format_size(b, size),
+		printf("the first %s of %s%s as hex%s\n",
+		       format_size(a, strlen(hex) / 2),
+		       capped ? "at least " : "", format_size(b, size),
 		       json_is_true(json_object_get(m, "truncated"))
 			       ? " (truncated at WSDBG_BINARY_PREVIEW)" : "");
 	else

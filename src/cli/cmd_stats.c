@@ -32,7 +32,10 @@ static const char stats_help[] =
 	"untracked, with errors), messages, bytes, frames and bytes on the\n"
 	"wire each way, messages by type each way, the durations of the\n"
 	"closed connections still tracked (min, median, max) and the ping\n"
-	"round-trip times over all connections (min, average, max).\n\n"
+	"round-trip times over all connections (min, average, max). When\n"
+	"compressed messages were inflated only up to WSDBG_MAX_INFLATE or\n"
+	"not at all, how many (\"inflating: capped, not at all\"); bytes\n"
+	"that count capped ones are a lower bound (≥).\n\n"
 	"  PID|NAME     the process (may be left out when only one is\n"
 	"               attached, or the file holds one snapshot)\n"
 	"  --from FILE  read a saved snapshot (wsdbg dump, WSDBG_DUMP)\n"
@@ -114,7 +117,8 @@ static json_t *direction_json(const json_t *tot, const char *dir)
 	const json_t *types = json_object_get(json_object_get(tot, "by_type"),
 					      dir);
 	static const char *const fields[] = {"messages", "bytes", "frames",
-					     "wire_bytes"};
+					     "wire_bytes", "inflate_capped",
+					     "not_inflated"};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		snprintf(key, sizeof(key), "%s_%s", fields[i], dir);
@@ -169,12 +173,39 @@ static void label(bool color, const char *s)
 	       color ? paint_end() : "");
 }
 
+/* s right-aligned in width columns (a "≥" is 3 bytes, 1 column). */
+static void right(const char *s, size_t width)
+{
+	size_t w = format_display_width(s);
+
+	printf("%*s%s", (int)(w < width ? width - w : 0), "", s);
+}
+
 /* One row of the two-column part: label, sent, received. */
 static void pair(bool color, const char *name, const char *sent,
 		 const char *received)
 {
 	label(color, name);
-	printf(" %10s  %10s\n", sent, received);
+	putchar(' ');
+	right(sent, 10);
+	printf("  ");
+	right(received, 10);
+	putchar('\n');
+}
+
+/* The bytes of one direction: "≥" when some of its messages were capped
+ * (their size is a lower bound). Returns buf. */
+static const char *bytes_shown(char buf[40], const json_t *tot,
+			       const char *dir)
+{
+	char key[32], size[32];
+
+	snprintf(key, sizeof(key), "bytes_%s", dir);
+	format_size(size, source_count(tot, key, NULL));
+	snprintf(key, sizeof(key), "inflate_capped_%s", dir);
+	snprintf(buf, 40, "%s%s", source_count(tot, key, NULL) ? "≥" : "",
+		 size);
+	return buf;
 }
 
 static void print_human(const json_t *snap, const struct figures *g,
@@ -182,7 +213,7 @@ static void print_human(const json_t *snap, const struct figures *g,
 {
 	const json_t *tot = json_object_get(snap, "totals");
 	const json_t *by = json_object_get(tot, "by_type");
-	char a[32], b[32], c[32];
+	char a[40], b[40], c[32];
 
 	printf("%s%s pid %d · WebSocket statistics%s\n",
 	       color ? paint_start(PAINT_DIM) : "",
@@ -225,9 +256,8 @@ static void print_human(const json_t *snap, const struct figures *g,
 				 type_names[i], NULL));
 		pair(color, name, a, b);
 	}
-	pair(color, "bytes",
-	     format_size(a, source_count(tot, "bytes_sent", NULL)),
-	     format_size(b, source_count(tot, "bytes_received", NULL)));
+	pair(color, "bytes", bytes_shown(a, tot, "sent"),
+	     bytes_shown(b, tot, "received"));
 	snprintf(a, sizeof(a), "%llu", source_count(tot, "frames_sent", NULL));
 	snprintf(b, sizeof(b), "%llu", source_count(tot, "frames_received",
 						     NULL));
@@ -235,6 +265,27 @@ static void print_human(const json_t *snap, const struct figures *g,
 	pair(color, "on the wire",
 	     format_size(a, source_count(tot, "wire_bytes_sent", NULL)),
 	     format_size(b, source_count(tot, "wire_bytes_received", NULL)));
+	/* Compressed messages not inflated whole, only when there are:
+	 *   inflating
+	 *     capped              0           1
+	 *     not at all          0           1 */
+	if (source_count(tot, "inflate_capped_sent", NULL) ||
+	    source_count(tot, "inflate_capped_received", NULL) ||
+	    source_count(tot, "not_inflated_sent", NULL) ||
+	    source_count(tot, "not_inflated_received", NULL)) {
+		printf("%sinflating%s\n", color ? paint_start(PAINT_BOLD) : "",
+		       color ? paint_end() : "");
+		snprintf(a, sizeof(a), "%llu",
+			 source_count(tot, "inflate_capped_sent", NULL));
+		snprintf(b, sizeof(b), "%llu",
+			 source_count(tot, "inflate_capped_received", NULL));
+		pair(color, "  capped", a, b);
+		snprintf(a, sizeof(a), "%llu",
+			 source_count(tot, "not_inflated_sent", NULL));
+		snprintf(b, sizeof(b), "%llu",
+			 source_count(tot, "not_inflated_received", NULL));
+		pair(color, "  not at all", a, b);
+	}
 	label(color, "durations");
 	if (g->ndur)
 		printf(" %zu closed: min %s, median %s, max %s\n", g->ndur,

@@ -13,7 +13,8 @@
  * copy, ws_message_copy, which reads each byte once). Payload beyond the
  * kept prefix is read once at most: text to validate it (ASCII recognised
  * in place, 64 bytes a step or 128 with AVX2, without unmasking it to
- * memory), compressed data to inflate it; binary payload beyond the
+ * memory), compressed data to inflate it (up to the inflate cap, past
+ * which it is only counted: ws_decoder.h); binary payload beyond the
  * prefix is not touched at all.
  */
 #include "wsdbg/ws_decoder.h"
@@ -45,6 +46,20 @@ void ws_decoder_init(struct ws_decoder *d, const struct ws_decoder_config *cfg)
 	*d = (struct ws_decoder){0};
 	d->cfg = *cfg;
 	d->cfg.window_bits = ws_decoder_window_bits(cfg->window_bits);
+	d->inflate_budget = UINT64_MAX;
+}
+
+void ws_decoder_begin_input(struct ws_decoder *d, size_t len)
+{
+	uint64_t cap = d->cfg.max_inflate;
+	uint64_t per_byte = WS_DECODER_INFLATE_PER_BYTE;
+
+	/* Saturated: UINT64_MAX means no budget, which is what so large a
+	 * one would be anyway. */
+	if (cap == 0 || len > (UINT64_MAX - cap) / per_byte)
+		d->inflate_budget = UINT64_MAX;
+	else
+		d->inflate_budget = cap + (uint64_t)len * per_byte;
 }
 
 void ws_decoder_free(struct ws_decoder *d)
@@ -114,7 +129,7 @@ static enum ws_error ws_decoder_start_message(struct ws_decoder *d,
 	d->msg = (struct ws_message){
 		.opcode = h->opcode,
 		.compressed = compressed,
-		.inflated = compressed && d->cfg.inflate,
+		.inflated = compressed && d->cfg.inflate && !d->inflate_lost,
 		.utf8_valid = true,
 		.close_code = -1,
 	};
@@ -244,10 +259,45 @@ static void ws_decoder_take_plain(struct ws_decoder *d, const uint8_t *p,
 		utf8_feed(&d->utf8, p + k, n - k);
 }
 
-/* ws_inflate_sink for the current message. */
-static void ws_decoder_inflate_sink(void *ctx, const uint8_t *out, size_t len)
+/* How many more inflated bytes the current message may take: up to
+ * max_inflate, and within the budget of the input under way. */
+static uint64_t ws_decoder_inflate_room(const struct ws_decoder *d)
 {
-	ws_decoder_take_plain(ctx, out, len);
+	uint64_t room = d->inflate_budget;
+
+	if (d->cfg.max_inflate && d->cfg.max_inflate - d->msg.size < room)
+		room = d->cfg.max_inflate - d->msg.size;
+	return room;
+}
+
+/* ws_inflate_sink for the current message: takes what fits its room,
+ * and stops the stream at the first byte beyond (the message is capped).
+ * A message that ends at its room exactly is not capped, so the cap
+ * falls at the same byte however the input was cut. */
+static bool ws_decoder_inflate_sink(void *ctx, const uint8_t *out, size_t len)
+{
+	struct ws_decoder *d = ctx;
+	uint64_t room = ws_decoder_inflate_room(d);
+	bool fits = len <= room;
+	size_t n = fits ? len : (size_t)room;
+
+	if (n)
+		ws_decoder_take_plain(d, out, n);
+	if (d->inflate_budget != UINT64_MAX)
+		d->inflate_budget -= n;
+	if (!fits)
+		d->msg.inflate_capped = true;
+	return fits;
+}
+
+/* A capped message left the window short of the sender's, and later
+ * messages may refer back into what was never inflated: they are not
+ * inflated at all (ws_decoder.h). The stream is no use any more. */
+static void ws_decoder_lose_window(struct ws_decoder *d)
+{
+	ws_inflate_free(d->inflate);
+	d->inflate = NULL;
+	d->inflate_lost = true;
 }
 
 /* How many of the len bytes at src, once unmasked, are ASCII before the
@@ -460,9 +510,12 @@ static enum ws_error ws_decoder_on_payload(struct ws_decoder *d,
 		d->control_len += c->len;
 		return WS_OK;
 	}
-	if (d->msg.inflated)
+	if (d->msg.inflated) {
+		if (d->msg.inflate_capped) /* the rest is only counted */
+			return WS_OK;
 		return ws_inflate_feed(d->inflate, c->data, c->len, mask,
 				       c->offset, ws_decoder_inflate_sink, d);
+	}
 	if (d->msg.compressed) {
 		d->msg.size += c->len; /* not inflated: wire bytes only */
 		return WS_OK;
@@ -511,20 +564,28 @@ static enum ws_error ws_decoder_finish_message(struct ws_decoder *d,
 					       struct ws_message *out)
 {
 	if (d->msg.inflated) {
+		/* A capped stream stays stopped (the tail is not fed); with
+		 * no_context_takeover it is reset for the next message. */
 		enum ws_error err = ws_inflate_end_message(
 			d->inflate, d->cfg.no_context_takeover,
 			ws_decoder_inflate_sink, d);
 		if (err != WS_OK)
 			return err;
+		if (d->msg.inflate_capped && !d->cfg.no_context_takeover)
+			ws_decoder_lose_window(d);
 	}
 	if (d->error != WS_OK) /* memory ran out while keeping bytes */
 		return d->error;
 	*out = d->msg;
 	out->data = d->keep;
 	out->kept = d->keep_len;
-	out->truncated = out->kept < out->size;
+	out->truncated = out->kept < out->size || out->inflate_capped;
+	/* A capped text is judged on what was inflated: it may end inside
+	 * a character, which is no fault of the sender's. */
 	if (out->opcode == WS_OPCODE_TEXT && (!out->compressed || out->inflated))
-		out->utf8_valid = utf8_state_complete(&d->utf8);
+		out->utf8_valid = out->inflate_capped
+					  ? utf8_state_ok(&d->utf8)
+					  : utf8_state_complete(&d->utf8);
 	d->in_message = false;
 	return WS_OK;
 }

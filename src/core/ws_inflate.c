@@ -4,7 +4,8 @@
  * Each message's payload is inflated as it arrives; at the message's end
  * the four bytes 0x00 0x00 0xff 0xff that the sender stripped (7.2.1) are
  * fed, which closes the sender's sync-flush block. Output goes to the
- * caller's sink in pieces of at most sizeof(out).
+ * caller's sink in pieces of at most sizeof(out); the sink may stop the
+ * stream (a cap), and then nothing more is inflated until a reset.
  */
 #define ZLIB_CONST
 #include "wsdbg/ws_inflate.h"
@@ -22,6 +23,7 @@ struct ws_inflate {
 	z_stream zs;
 	size_t zmem;       /* bytes zlib holds through ws_inflate_zalloc */
 	bool stream_end;   /* a BFINAL block ended the DEFLATE stream */
+	bool stopped;      /* the sink said stop: nothing more until reset */
 	/* Small: they are part of what each compressed direction holds,
 	 * beside zlib's state and window (about 39 KiB), all counted in the
 	 * registry's memory cap. 2,048 and 4,096 bytes took the same time
@@ -88,7 +90,8 @@ void ws_inflate_free(struct ws_inflate *z)
 	free(z);
 }
 
-/* Inflates in[0..len) and hands all output produced to sink. */
+/* Inflates in[0..len) and hands all output produced to sink, until the
+ * sink stops the stream. */
 static enum ws_error ws_inflate_pump(struct ws_inflate *z, const uint8_t *in,
 				     size_t len, ws_inflate_sink sink,
 				     void *ctx)
@@ -98,14 +101,20 @@ static enum ws_error ws_inflate_pump(struct ws_inflate *z, const uint8_t *in,
 	for (;;) {
 		/* RFC 7692 7.2.3.4: bytes after a BFINAL block are ignored
 		 * until the message ends. */
-		if (z->stream_end)
+		if (z->stream_end || z->stopped)
 			return WS_OK;
 		z->zs.next_out = z->out;
 		z->zs.avail_out = sizeof(z->out);
 		int rc = inflate(&z->zs, Z_SYNC_FLUSH);
 		size_t produced = sizeof(z->out) - z->zs.avail_out;
-		if (produced)
-			sink(ctx, z->out, produced);
+		if (produced && !sink(ctx, z->out, produced)) {
+			/* What zlib holds of in is not ours past this call:
+			 * forget it (next_in would point into it). */
+			z->stopped = true;
+			z->zs.next_in = Z_NULL;
+			z->zs.avail_in = 0;
+			return WS_OK;
+		}
 		switch (rc) {
 		case Z_OK:
 			break;
@@ -131,7 +140,7 @@ enum ws_error ws_inflate_feed(struct ws_inflate *z, const uint8_t *in,
 {
 	if (!mask)
 		return ws_inflate_pump(z, in, len, sink, ctx);
-	while (len > 0) {
+	while (len > 0 && !z->stopped) {
 		size_t n = len < sizeof(z->in) ? len : sizeof(z->in);
 		ws_unmask_copy(z->in, in, n, mask, offset);
 		enum ws_error err = ws_inflate_pump(z, z->in, n, sink, ctx);
@@ -162,6 +171,13 @@ static enum ws_error ws_inflate_restart_keeping_window(struct ws_inflate *z)
 	return err;
 }
 
+enum ws_error ws_inflate_reset(struct ws_inflate *z)
+{
+	z->stream_end = false;
+	z->stopped = false;
+	return inflateReset(&z->zs) == Z_OK ? WS_OK : WS_ERR_INFLATE;
+}
+
 enum ws_error ws_inflate_end_message(struct ws_inflate *z, bool reset,
 				     ws_inflate_sink sink, void *ctx)
 {
@@ -169,12 +185,12 @@ enum ws_error ws_inflate_end_message(struct ws_inflate *z, bool reset,
 	enum ws_error err = ws_inflate_pump(z, tail, sizeof(tail), sink, ctx);
 	if (err != WS_OK)
 		return err;
-	if (reset) {
-		if (inflateReset(&z->zs) != Z_OK)
-			return WS_ERR_INFLATE;
-	} else if (z->stream_end) {
+	if (reset)
+		return ws_inflate_reset(z);
+	if (z->stopped) /* the window is not the sender's: left stopped */
+		return WS_OK;
+	if (z->stream_end)
 		err = ws_inflate_restart_keeping_window(z);
-	}
 	z->stream_end = false;
 	return err;
 }

@@ -20,6 +20,9 @@
 #define BINARY_PREVIEW_CAP   (1u << 20)
 #define TTL_CAP		     (30u * 24 * 3600) /* 30 days */
 #define MAX_MEMORY_CAP	     (UINT64_C(4) << 30)
+/* 64 MiB of inflating in one host call took 0.38 s here (a message of
+ * zeros, plain build): more would stall a host noticeably. */
+#define MAX_INFLATE_CAP	     (UINT64_C(64) << 20)
 
 void registry_config_defaults(struct registry_config *cfg)
 {
@@ -34,6 +37,7 @@ void registry_config_defaults(struct registry_config *cfg)
 	    .max_conn_memory = 100u << 10,
 	    .max_held = REGISTRY_DEFAULT_MAX_MEMORY,
 	    .max_conn_held = 100u << 10,
+	    .max_inflate = 1u << 20,
 	    .inflate = true,
 	    .metadata_only = false,
 	};
@@ -237,6 +241,7 @@ int registry_config_from_env(struct registry_config *cfg,
 						   false};
 	static const struct number_rule ttl = {0, TTL_CAP, false};
 	static const struct number_rule memory = {1, MAX_MEMORY_CAP, true};
+	static const struct number_rule inflate = {1, MAX_INFLATE_CAP, true};
 	struct env e = {lookup, warn, ctx, 0};
 	uint64_t n;
 
@@ -263,6 +268,9 @@ int registry_config_from_env(struct registry_config *cfg,
 	if (env_get(&e, "WSDBG_MAX_MEMORY"))
 		cfg->max_held = cfg->max_memory = (size_t)n;
 	read_bool(&e, "WSDBG_INFLATE", &cfg->inflate);
+	n = cfg->max_inflate;
+	read_number(&e, "WSDBG_MAX_INFLATE", &inflate, &n);
+	cfg->max_inflate = (size_t)n;
 	read_capture(&e, &cfg->metadata_only);
 	return e.bad;
 }
@@ -274,6 +282,7 @@ void registry_decoder_config(const struct registry_config *cfg,
 	out->keep_binary =
 	    cfg->show_binary && !cfg->metadata_only ? cfg->binary_preview : 0;
 	out->inflate = cfg->inflate;
+	out->max_inflate = cfg->max_inflate;
 	/* What is kept is copied once more, into the registry
 	 * (registry_batch_message), which unmasks it on the way and judges
 	 * its UTF-8 in the same pass. */

@@ -505,13 +505,15 @@ static void close_seen(struct registry *r, struct registry_conn *c,
 
 /* What of m is stored, by type: the text prefix (up to max_message_size),
  * the binary preview (show_binary, up to binary_preview), the close
- * reason, the ping/pong payload; nothing with metadata_only. */
+ * reason, the ping/pong payload; nothing with metadata_only, nor of a
+ * compressed message that was not inflated (it has no content to keep:
+ * not truncated either). */
 static const uint8_t *content(const struct registry_config *cfg,
 			      const struct ws_message *m, size_t *n, bool *cut)
 {
 	*n = 0;
 	*cut = false;
-	if (cfg->metadata_only)
+	if (cfg->metadata_only || (m->compressed && !m->inflated))
 		return NULL;
 	switch (m->opcode) {
 	case WS_OPCODE_TEXT:
@@ -577,6 +579,10 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	t->frames += m->frames;
 	if (type >= 0)
 		r->totals.dir[dir].by_type[type]++;
+	if (m->compressed && m->inflate_capped)
+		r->totals.inflate_capped[dir]++;
+	else if (m->compressed && !m->inflated)
+		r->totals.not_inflated[dir]++;
 	if (!c)
 		return;
 	c->counts[dir].messages++;
@@ -608,6 +614,10 @@ void registry_batch_message(struct registry_batch *b, enum registry_dir dir,
 	s->opcode = m->opcode;
 	s->dir = (uint8_t)dir;
 	s->compressed = m->compressed;
+	s->inflate = !m->compressed      ? REGISTRY_INFLATE_WHOLE
+		     : m->inflate_capped ? REGISTRY_INFLATE_CAPPED
+		     : m->inflated       ? REGISTRY_INFLATE_WHOLE
+					 : REGISTRY_INFLATE_NONE;
 	s->utf8_valid = m->utf8_valid;
 	s->close_code = m->opcode == WS_OPCODE_CLOSE ? m->close_code : -1;
 	s->code_valid = m->opcode == WS_OPCODE_CLOSE && m->close_code_valid;

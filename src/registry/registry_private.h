@@ -47,6 +47,15 @@ enum registry_type {
 	REGISTRY_TYPE_COUNT_
 };
 
+/* How much of a message was inflated (slot.inflate). */
+enum registry_inflate {
+	REGISTRY_INFLATE_WHOLE,  /* all of it, or it was not compressed */
+	REGISTRY_INFLATE_CAPPED, /* up to the cap: its size is a lower bound */
+	REGISTRY_INFLATE_NONE,   /* compressed and not inflated: its size is
+				    on the wire, nothing is kept (inflate off,
+				    untracked, or its window lost) */
+};
+
 /* Who sent the first close frame. */
 enum registry_by { REGISTRY_BY_NONE, REGISTRY_BY_CLIENT, REGISTRY_BY_SERVER };
 
@@ -83,6 +92,7 @@ struct registry_slot {
 	bool code_valid;          /* close frames: the code may be sent
 				   * (ws_close_code_is_valid) */
 	bool text_dropped;        /* stored data given up to a memory cap */
+	uint8_t inflate;          /* enum registry_inflate */
 };
 
 /* Figures of one direction. */
@@ -185,6 +195,10 @@ struct registry_totals {
 	uint64_t untracked;   /* not detailed: the table was all open */
 	uint64_t errors;      /* directions whose decoding stopped */
 	uint64_t oversized_handshakes; /* GETs too large to read */
+	/* Compressed messages by how they were inflated, by direction
+	 * (enum registry_inflate): capped, and not inflated. */
+	uint64_t inflate_capped[2];
+	uint64_t not_inflated[2];
 };
 
 struct registry {

@@ -6,10 +6,16 @@
  *
  * Keys beyond DESIGN's, all additions: per connection "status",
  * "error_name", "fault", "messages_dropped", "memory_used", "memory_held";
- * "wire_bytes" per direction; "code_valid" per close message; totals
- * "rejected", "expired", "errors", "oversized_handshakes", frames and wire
- * bytes, "memory_used", "memory_held", "by_type"; config
- * "max_conn_memory", "max_held", "max_conn_held"; "tracking" (the circuit
+ * "wire_bytes" per direction; "code_valid" per close message; per
+ * compressed message "inflated" (false: its size is the size on the wire
+ * and nothing is kept: inflate off, or its direction's window lost after
+ * a capped message) and "size_is_lower_bound" (inflating stopped at
+ * max_inflate: the size counts what was inflated, the text is a true
+ * prefix); totals "rejected", "expired", "errors",
+ * "oversized_handshakes", frames and wire bytes, "inflate_capped_sent",
+ * "inflate_capped_received", "not_inflated_sent", "not_inflated_received",
+ * "memory_used", "memory_held", "by_type"; config "max_conn_memory",
+ * "max_held", "max_conn_held", "max_inflate"; "tracking" (the circuit
  * breaker: "enabled", "reason", "faults", "fault_limit", "faults_by_kind",
  * "first_fault_at").
  *
@@ -325,6 +331,7 @@ static void write_config(struct json_writer *w, const struct registry_config *c)
 	json_uint(w, "max_held", c->max_held);
 	json_uint(w, "max_conn_held", c->max_conn_held);
 	json_bool(w, "inflate", c->inflate);
+	json_uint(w, "max_inflate", c->max_inflate);
 	json_string(w, "capture", c->metadata_only ? "metadata" : "full");
 	json_object_end(w);
 }
@@ -356,6 +363,12 @@ static void write_totals(struct json_writer *w, const struct copy *cp)
 	json_uint(w, "wire_bytes_sent", t->dir[REGISTRY_SENT].counts.wire_bytes);
 	json_uint(w, "wire_bytes_received",
 		  t->dir[REGISTRY_RECEIVED].counts.wire_bytes);
+	json_uint(w, "inflate_capped_sent", t->inflate_capped[REGISTRY_SENT]);
+	json_uint(w, "inflate_capped_received",
+		  t->inflate_capped[REGISTRY_RECEIVED]);
+	json_uint(w, "not_inflated_sent", t->not_inflated[REGISTRY_SENT]);
+	json_uint(w, "not_inflated_received",
+		  t->not_inflated[REGISTRY_RECEIVED]);
 	json_uint(w, "memory_used", cp->mem);
 	json_uint(w, "memory_held", cp->held);
 	json_object_begin(w, "by_type", true);
@@ -512,6 +525,11 @@ static void write_message(struct json_writer *w, const struct registry_slot *s)
 	json_uint(w, "size", s->size);
 	json_uint(w, "frames", s->frames);
 	json_bool(w, "compressed", s->compressed);
+	if (s->compressed) {
+		json_bool(w, "inflated", s->inflate != REGISTRY_INFLATE_NONE);
+		json_bool(w, "size_is_lower_bound",
+			  s->inflate == REGISTRY_INFLATE_CAPPED);
+	}
 	json_bool(w, "truncated", s->truncated);
 	write_content(w, s);
 	json_bool(w, "text_dropped", s->text_dropped);

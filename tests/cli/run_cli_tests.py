@@ -171,6 +171,68 @@ def offline(cli, fixtures, tmp):
     check(sum("[invalid code]" in r for r in timeline(out)) == 1,
           "only the close whose code is invalid is marked", out)
 
+    # A compressed message inflated only up to WSDBG_MAX_INFLATE (its size
+    # a lower bound), and one not inflated (its window lost after it).
+    capped = json.loads(json.dumps(snap))
+    for m in capped["connections"][1]["messages"]:
+        if m["seq"] == 11:
+            m.update(size=1 << 20, inflated=True, size_is_lower_bound=True,
+                     truncated=True)
+        elif m["seq"] == 9:
+            m.update(size=37, inflated=False, size_is_lower_bound=False,
+                     truncated=False)
+            del m["text"]
+    capped["totals"].update(inflate_capped_received=1,
+                            not_inflated_received=1,
+                            bytes_received=(1 << 20) + 300)
+    capped_json = os.path.join(tmp, "capped.json")
+    with open(capped_json, "w") as f:
+        json.dump(capped, f)
+    out = cli.expect("msgs shows a capped size as a lower bound",
+                     ["msgs", "--from", capped_json, "2", "--dir",
+                      "received"], 0,
+                     out=["←  text    ≥1.0 MB [deflate] [inflate capped]  "
+                          + "x" * 40 + "…",
+                          "←  text       37 B [deflate] [3 frames] "
+                          "[not inflated]\n"],
+                     no_out=["part one", "[inflate capped] [truncated]"])
+    cli.expect("show a capped message", ["show", "2", "11", "--from",
+                                         capped_json], 0,
+               out=["type         text, at least 1.0 MB (1048576 bytes), "
+                    "1 frame, compressed (permessage-deflate)",
+                    "inflated     the first 1.0 MB, then stopped at "
+                    "WSDBG_MAX_INFLATE: the size is a lower bound",
+                    "utf-8        valid as far as inflated",
+                    "kept         the first 40 B of at least 1.0 MB "
+                    "(truncated"])
+    cli.expect("show a message not inflated", ["show", "2", "9", "--from",
+                                               capped_json], 0,
+               out=["type         text, 37 B on the wire, 3 frames, "
+                    "compressed",
+                    "inflated     no: an earlier message this way passed "
+                    "WSDBG_MAX_INFLATE",
+                    "utf-8        not judged (not inflated)",
+                    "kept         nothing (not inflated)"])
+    capped["config"]["inflate"] = False
+    with open(capped_json, "w") as f:
+        json.dump(capped, f)
+    cli.expect("show a message not inflated with inflate off",
+               ["show", "2", "9", "--from", capped_json], 0,
+               out=["inflated     no (WSDBG_INFLATE=0)"])
+    cli.expect("stats counts capped and uninflated messages",
+               ["stats", "--from", capped_json], 0,
+               out=["bytes             365 B     ≥1.0 MB",
+                    "inflating\n  capped              0           1\n"
+                    "  not at all          0           1\n"])
+    j = json.loads(cli.expect("stats --json counts them",
+                              ["stats", "--json", "--from", capped_json],
+                              0))
+    check(j["received"]["inflate_capped"] == 1
+          and j["received"]["not_inflated"] == 1
+          and j["sent"]["inflate_capped"] == 0,
+          "stats --json: inflate_capped and not_inflated each way",
+          json.dumps(j))
+
     out = cli.expect("stats of a closed session",
                      ["stats", "--from", exit_json], 0,
                      out=["python3 pid 19686 · WebSocket statistics",

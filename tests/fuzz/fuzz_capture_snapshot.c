@@ -7,7 +7,8 @@
  *            WSDBG_SHOW_BINARY, bit 2 WSDBG_INFLATE=0, bit 3 tiny limits
  *            (3 connections, 4 messages, 16 text bytes, 8 preview bytes,
  *            160 bytes of memory, 96 per connection, ttl 2 s: the memory
- *            caps drop stored data within a few messages)
+ *            caps drop stored data within a few messages; 24 bytes
+ *            inflated per message: compressed ones are capped)
  *   then operations, each one byte: bits 0-1 the socket, bit 2 the
  *   direction (0 sent, 1 received), bits 3-5 what:
  *     0-3  feed: a length byte L (255: two more bytes, little-endian),
@@ -79,6 +80,7 @@ static void fuzz_config(uint8_t flags, struct registry_config *cfg)
 		cfg->max_memory = 160;
 		cfg->max_conn_memory = 96;
 		cfg->ttl = 2;
+		cfg->max_inflate = 24;
 	}
 }
 

@@ -10,15 +10,18 @@
  *   byte 3-4 seed of the cuts: the rest is fed in pieces of random size,
  *            each copied to a heap block of exactly its size so that any
  *            read past a piece is caught by AddressSanitizer; its top
- *            bit also sets defer_utf8
+ *            bit also sets defer_utf8, and byte 3 max_inflate (see
+ *            fuzz_max_inflate)
  *   byte 5.. the bytes of one direction of a connection
  *
  * Besides "no crash, no leak, no undefined behaviour" it checks the
  * contract of ws_decoder.h and aborts when one is broken: consumed <= len;
  * NEED_MORE consumes everything; every call makes progress or reports
  * something (at least 2 bytes per message, so the calls are bounded);
- * message fields agree with each other and with the keep limits; after an
- * error the decoder says why and swallows all later input. And it is
+ * message fields agree with each other and with the keep limits and the
+ * inflate cap (a capped message stops at max_inflate exactly; after one,
+ * with context takeover, nothing is inflated again); after an error the
+ * decoder says why and swallows all later input. And it is
  * differential: the same bytes given whole, in one buffer (where messages
  * that are one frame take the decoder's one-step path and unmasked ones,
  * or with borrow_masked masked ones, are handed out in place, with
@@ -53,6 +56,17 @@ static size_t fuzz_keep(uint8_t b)
 	case 1: return 1 + (b >> 2);
 	case 2: return (size_t)(b >> 2) * 1024;
 	default: return SIZE_MAX;
+	}
+}
+
+/* No cap, a few bytes, some KiB, or the default 1 MiB. */
+static uint64_t fuzz_max_inflate(uint8_t b)
+{
+	switch (b & 3) {
+	case 0: return 0;
+	case 1: return 1 + (b >> 2);
+	case 2: return (uint64_t)(b >> 2) * 257 + 1;
+	default: return 1u << 20;
 	}
 }
 
@@ -91,9 +105,11 @@ static uint8_t *fuzz_kept(const struct ws_message *m)
 	return p;
 }
 
-/* The contract of one reported message (ws_decoder.h, struct ws_message). */
+/* The contract of one reported message (ws_decoder.h, struct ws_message).
+ * *lost: an earlier message was capped with context takeover. */
 static void fuzz_check_message(const struct ws_decoder_config *cfg,
-			       const struct ws_message *m, uint64_t consumed)
+			       const struct ws_message *m, uint64_t consumed,
+			       bool *lost)
 {
 	uint8_t *kept = fuzz_kept(m);
 
@@ -113,14 +129,22 @@ static void fuzz_check_message(const struct ws_decoder_config *cfg,
 
 	FUZZ_CHECK(m->kept <= m->size);
 	FUZZ_CHECK(m->kept == 0 || m->data != NULL);
-	FUZZ_CHECK(m->truncated == (m->kept < m->size));
+	FUZZ_CHECK(m->truncated == (m->kept < m->size || m->inflate_capped));
 	FUZZ_CHECK(m->wire_size <= consumed); /* its payload has all arrived */
 	FUZZ_CHECK(m->frames >= 1);
 	FUZZ_CHECK(!m->inflated || m->compressed);
 	FUZZ_CHECK(cfg->deflate || !m->compressed);
-	FUZZ_CHECK(m->inflated == (m->compressed && cfg->inflate));
+	FUZZ_CHECK(m->inflated == (m->compressed && cfg->inflate && !*lost));
 	if (!m->compressed || !m->inflated)
 		FUZZ_CHECK(m->size == m->wire_size);
+	/* Without a budget per input the cap falls at max_inflate
+	 * exactly, and only past it. */
+	if (m->inflate_capped)
+		FUZZ_CHECK(m->inflated && m->size == cfg->max_inflate);
+	else if (m->inflated && cfg->max_inflate)
+		FUZZ_CHECK(m->size <= cfg->max_inflate);
+	if (m->inflate_capped && !cfg->no_context_takeover)
+		*lost = true;
 
 	switch (m->opcode) {
 	case WS_OPCODE_TEXT:
@@ -177,6 +201,7 @@ static uint64_t fuzz_digest(const struct ws_message *m)
 {
 	uint64_t fields[] = {
 		m->opcode, m->compressed, m->inflated, m->truncated,
+		m->inflate_capped,
 		ws_message_utf8_valid(m), m->frames, m->size, m->wire_size,
 		m->kept,
 		(uint64_t)(int64_t)m->close_code, m->close_code_valid,
@@ -237,6 +262,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.borrow_masked = data[0] & 0x80,
 		.keep_text = fuzz_keep(data[1]),
 		.keep_binary = fuzz_keep(data[2]),
+		.max_inflate = fuzz_max_inflate(data[3]),
 		.defer_utf8 = data[4] & 0x80,
 	};
 	uint32_t seed = (uint32_t)(data[3] | data[4] << 8) | 0x10000u;
@@ -252,6 +278,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ws_decoder d;
 	ws_decoder_init(&d, &cfg);
 	uint64_t consumed = 0, messages = 0, calls = 0, pieces = 0;
+	bool lost = false;
 	for (size_t pos = 0; pos < len && ws_decoder_error(&d) == WS_OK;) {
 		size_t n = fuzz_piece(&seed, len - pos);
 		uint8_t *piece = malloc(n);
@@ -293,7 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			messages++;
 			/* A frame is at least 2 bytes: none from nothing. */
 			FUZZ_CHECK(2 * messages <= consumed);
-			fuzz_check_message(&cfg, &m, consumed);
+			fuzz_check_message(&cfg, &m, consumed, &lost);
 		}
 		free(piece);
 		pos += n;

@@ -2,7 +2,9 @@
 
 Listens on 127.0.0.1 (port 0: the kernel picks), prints "PORT <n>" once
 listening, echoes every message, and exits after its first connection has
-closed, or after --timeout seconds, whichever comes first.
+closed (its first --connections N), or after --timeout seconds, whichever
+comes first. A connection the server fails (a message over its max_size
+of 1 MiB: close 1009) ends like any other.
 """
 import argparse
 import asyncio
@@ -13,13 +15,18 @@ import websockets
 
 async def main(args):
     done = asyncio.Event()
+    left = [args.connections]
 
     async def echo(ws, path=None):
         try:
             async for message in ws:
                 await ws.send(message)
+        except websockets.ConnectionClosed:
+            pass  # failed by either side (1009...): just over
         finally:
-            done.set()
+            left[0] -= 1
+            if left[0] <= 0:
+                done.set()
 
     compression = None if args.no_compression else "deflate"
     async with websockets.serve(echo, "127.0.0.1", 0,
@@ -39,4 +46,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--timeout", type=float, default=20)
     parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument("--connections", type=int, default=1)
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -24,6 +24,8 @@ static void decode_log_message(struct strbuf *b, const struct ws_message *m)
 		strbuf_printf(b, " inflated");
 	if (m->truncated)
 		strbuf_printf(b, " truncated");
+	if (m->inflate_capped)
+		strbuf_printf(b, " capped");
 	if (!utf8_valid)
 		strbuf_printf(b, " bad-utf8");
 	if (m->opcode == WS_OPCODE_CLOSE) {

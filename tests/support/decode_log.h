@@ -13,7 +13,7 @@
 
 /* A splits_runner: ctx is a const struct ws_decoder_config *. Lines look
  * like "text size=5 wire=5 frames=1 kept=5 'Hello'" with flags only when
- * set (compressed, inflated, truncated, bad-utf8), "close code=1000 valid
+ * set (compressed, inflated, truncated, capped, bad-utf8), "close code=1000 valid
  * reason='bye'", and a final "error <name>" if decoding stopped. */
 char *decode_log_run(void *ctx, const struct splits_piece *pieces, size_t n);
 
