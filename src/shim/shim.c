@@ -80,6 +80,11 @@ static struct {
 	struct capture_context capture;
 	struct stats_server *server;
 	char dump_path[PATH_MAX];
+	/* The socket directory, made absolute, as the environment said at
+	 * set-up: the server may start long after, when the host has
+	 * changed its directory or cleared its environment (nginx's workers
+	 * keep only TZ). "" when it did not fit. */
+	char sock_dir[PATH_MAX];
 	int pid;
 	/* The stats socket's path while the server runs, "" otherwise: for
 	 * _exit, which must not reach into the server (shim_exit_now). */
@@ -111,6 +116,13 @@ static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
  * re-entered from a signal handler that interrupted the shim see > 0 and
  * pass through. The stats server thread stays at 1 for its whole life. */
 __thread int shim_depth __attribute__((tls_model("initial-exec")));
+
+/* True on the stats server's thread. Its descriptors are not the host's:
+ * in a table of its own, their numbers may be those of the host's
+ * sockets, so its hooks must pass through without even marking bytes
+ * unseen on that number (shim_mode). */
+static __thread bool shim_server_thread
+	__attribute__((tls_model("initial-exec")));
 
 /* One line on stderr, through the real writev so it is not recorded; one
  * call, so that lines from several threads do not interleave. */
@@ -182,6 +194,27 @@ static void shim_addresses(int fd, char *local, size_t local_len, char *peer,
 		shim_format_address(&ss, len, peer, peer_len);
 }
 
+/* shim.sock_dir from the environment, relative to the directory the
+ * process starts in. */
+static void shim_resolve_sock_dir(void)
+{
+	char dir[PATH_MAX], cwd[PATH_MAX];
+	int n;
+
+	shim.sock_dir[0] = '\0';
+	if (socket_dir_default(dir, sizeof(dir), shim_getenv1) != 0)
+		return;
+	if (dir[0] == '/')
+		n = snprintf(shim.sock_dir, sizeof(shim.sock_dir), "%s", dir);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(shim.sock_dir, sizeof(shim.sock_dir), "%s/%s", cwd,
+			     dir);
+	else
+		n = -1;
+	if (n < 0 || (size_t)n >= sizeof(shim.sock_dir))
+		shim.sock_dir[0] = '\0';
+}
+
 static void shim_setup(void)
 {
 	shim_depth++;
@@ -202,6 +235,7 @@ static void shim_setup(void)
 	const char *dump = getenv("WSDBG_DUMP");
 	if (dump && *dump)
 		snprintf(shim.dump_path, sizeof(shim.dump_path), "%s", dump);
+	shim_resolve_sock_dir();
 	atomic_store(&shim_state, SHIM_ON);
 	shim_depth--;
 	return;
@@ -225,7 +259,9 @@ enum shim_mode shim_mode(void)
 	}
 	if (state != SHIM_ON)
 		return SHIM_PASS;
-	return inside ? SHIM_BLIND : SHIM_RECORD;
+	if (!inside)
+		return SHIM_RECORD;
+	return shim_server_thread ? SHIM_PASS : SHIM_BLIND;
 }
 
 bool shim_active(void)
@@ -712,6 +748,7 @@ void shim_exit_now(void)
 static void shim_server_thread_init(void)
 {
 	shim_depth = 1; /* this thread's I/O is the shim's own */
+	shim_server_thread = true;
 	SHIM_FAULTS_EXEMPT_THREAD();
 }
 
@@ -743,14 +780,13 @@ static bool shim_server_private_fds(void)
  * (own_fds.h). Called with shim_server_lock held (or in a fork child). */
 static void shim_start_server_locked(void)
 {
-	char dir[PATH_MAX];
-	if (socket_dir_default(dir, sizeof(dir), shim_getenv1) != 0) {
-		shim_warn("wsdbg: socket directory path too long; no stats "
-			  "socket");
+	if (!shim.sock_dir[0]) {
+		shim_warn("wsdbg: socket directory path too long (or the "
+			  "current directory unknown); no stats socket");
 		return;
 	}
 	struct stats_server_config cfg = {
-		.dir = dir,
+		.dir = shim.sock_dir,
 		.pid = shim.pid,
 		.process = program_invocation_short_name,
 		.thread_init = shim_server_thread_init,
@@ -957,12 +993,6 @@ static void shim_atfork_child(void)
 {
 	shim_atfork_child_reset();
 	shim_depth--; /* shim_atfork_prepare's */
-	/* The child of a server that listens is a pre-fork worker sharing
-	 * its listening sockets: `wsdbg ps` lists it from the start, as the
-	 * master, before its first client. (A child that goes on to exec
-	 * pays for a thread that exec ends.) */
-	if (atomic_load(&shim_listened))
-		shim_server_start_needed();
 }
 
 static void shim_atfork_child_reset(void)
