@@ -258,12 +258,15 @@ class Run:
 
     def __init__(self, args, tmp, name, url, shim):
         self.dir = os.path.join(tmp, name)
-        home = os.path.join(self.dir, "home")
-        os.makedirs(home)
         env = harness.base_env()
         for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
             env.pop(var, None)
-        env["HOME"] = home  # the crashpad database, the launcher's find
+        # HOME: the crashpad database, the launcher's find; TMPDIR: the
+        # browser's singleton socket, which a browser that crashes or is
+        # killed leaves behind.
+        for var in ("HOME", "TMPDIR"):
+            env[var] = os.path.join(self.dir, var.lower())
+            os.makedirs(env[var])
         argv = [args.chromium] + FLAGS + [
             "--user-data-dir=" + os.path.join(self.dir, "profile"),
             "--dump-dom", url]
