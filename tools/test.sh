@@ -15,11 +15,12 @@ cd "$(dirname "$0")/.."
 fuzz_seconds=${WSDBG_FUZZ_SECONDS:-60}
 
 # Real peers and hosts the tests run: python3-websockets, nginx (a proxy
-# under the shim), jemalloc (another preloaded library), valgrind (leak
-# check), tmux (what a person sees on a terminal).
+# under the shim), chromium (a browser's process tree under the shim),
+# jemalloc (another preloaded library), valgrind (leak check), tmux (what
+# a person sees on a terminal).
 wsdbg_need_packages "${WSDBG_BUILD_PACKAGES[@]}" libcriterion-dev \
 	clang libclang-rt-14-dev python3 python3-websockets nginx-light \
-	libjemalloc2 valgrind tmux
+	chromium libjemalloc2 valgrind tmux
 
 failed_stages=()
 
