@@ -503,6 +503,8 @@ def scenario(args, tmp):
     plain, shim = runs["blank-plain"], runs["blank-shim"]
     check_same_host(plain, shim, "about:blank")
     check_no_socket(shim, "about:blank")
+    check(shim.sockets_left == [],
+          f"about:blank: no socket file left at exit: {shim.sockets_left}")
     held = {p: d["totals"]["connections"] for p, d in shim.dumps.items()
             if d["totals"]["connections"]}
     check(shim.dumps and not held,
