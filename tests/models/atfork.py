@@ -13,12 +13,15 @@ for long copies too. Measured with the shim as it was before it marked
 the fork window (a child handler only): 4, 7 and 9 children of 1,000
 hung in three runs with the queries, 1 in 1,000 without them.
 
-The host keeps its connections on descriptors 10 and up. The stats
-thread numbers its own descriptors from 0 (3 in a sanitizer build) in a
-table of its own, and whether the shim tells a host connection from the
-thread's socket of the same number is not this scenario's question
+The host holds /dev/null open on 3-9, as a host with files open does,
+so that its connections and pidfds are 10 and up. The stats thread
+numbers its own descriptors from 0 (3 in a sanitizer build) in a table
+of its own; whether the shim tells a host connection from the thread's
+socket of the same number is not this scenario's question
 (models_connection_on_a_number_the_stats_thread_uses_stays_recorded_exactly
-asks it).
+asks it), and ThreadSanitizer, which keeps one state per descriptor
+number for the whole process, would take the host closing a pidfd with
+the number of the thread's socket for a race.
 
 The host runs once without the shim (fewer forks) first. Checks:
   - the premise: ld.so initialises the writer library before the

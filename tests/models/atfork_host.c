@@ -8,18 +8,20 @@
  *   atfork-host PORT [--forks N] [--hang-ms MS] [--fd-base FD]
  *               [--timeout S]
  *
- * Opens two WebSocket connections to an echo server on 127.0.0.1:PORT,
- * on the lowest free descriptors from FD (default 0; a host with files
- * open already has them higher up): "/atfork", named to the writer
- * library, and "/busy", on which a second thread sends a short text and
- * reads its echo, again and again, until the forks are done (so that
- * whatever lock recording it takes is often held when the main thread
- * forks). After 100 echoes on "/busy" the main thread forks N times
- * (default 1000); each child calls _exit as soon as fork returns (status
- * 0 when its child handler's frame went out whole, 4 otherwise). The
- * parent waits up to 100 ms for each child, then goes on and looks again
- * later; a child not finished MS milliseconds (default 5000) after its
- * fork is hung: it is named on stderr and killed.
+ * It opens /dev/null on every free number below FD first (default 0:
+ * none), as a host with files open has, and keeps them, so that its
+ * other descriptors (connections, pidfds) are FD and up. It opens two
+ * WebSocket connections to an echo server on 127.0.0.1:PORT: "/atfork",
+ * named to the writer library, and "/busy", on which a second thread
+ * sends a short text and reads its echo, again and again, until the
+ * forks are done (so that whatever lock recording it takes is often held
+ * when the main thread forks). After 100 echoes on "/busy" the main
+ * thread forks N times (default 1000); each child calls _exit as soon as
+ * fork returns (status 0 when its child handler's frame went out whole,
+ * 4 otherwise). The parent waits up to 100 ms for each child, then goes
+ * on and looks again later; a child not finished MS milliseconds
+ * (default 5000) after its fork is hung: it is named on stderr and
+ * killed.
  *
  * Then it stops the busy thread, reads the echoes of the writer's frames
  * on "/atfork" (one "prepare" and one "child" per fork), ends both
@@ -94,9 +96,6 @@ static long number(const char *s, long min, long max)
 	return v;
 }
 
-/* Where the connections' descriptors go: the lowest free from it. */
-static int fd_base;
-
 /* A WebSocket connection to 127.0.0.1:port, upgraded with "GET target";
  * exits 3 when that fails. */
 static int connect_ws(struct peer_conn *c, int port, const char *target,
@@ -108,11 +107,6 @@ static int connect_ws(struct peer_conn *c, int port, const char *target,
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && fd_base > 0) {
-		int moved = fcntl(fd, F_DUPFD_CLOEXEC, fd_base);
-		close(fd);
-		fd = moved;
-	}
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
 		fprintf(stderr, "%s: connect to 127.0.0.1:%d: %s\n", prog, port,
 			strerror(errno));
@@ -224,7 +218,7 @@ static void sweep(struct child *kids, long *pending, long hang_ms, bool last,
 
 int main(int argc, char **argv)
 {
-	long forks = 1000, hang_ms = 5000, timeout = 60;
+	long forks = 1000, hang_ms = 5000, timeout = 60, fd_base = 0;
 	long port = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -244,12 +238,22 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--timeout") == 0)
 			timeout = number(v, 1, 3600);
 		else if (strcmp(a, "--fd-base") == 0)
-			fd_base = (int)number(v, 0, 1000);
+			fd_base = number(v, 0, 1000);
 		else
 			usage();
 	}
 	if (port < 0)
 		usage();
+	/* The files a host has open before it connects: the numbers below
+	 * FD, held to the end. */
+	for (int fd = 0; fd < fd_base;) {
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fd >= fd_base) {
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	alarm((unsigned)timeout + 5); /* never outlive a stuck test */
 	double deadline = peer_now() + (double)timeout;

@@ -14,7 +14,8 @@ connection the stats thread accepts, a new descriptor of its own.
     made): the mismatches and the failed queries are reported, not
     judged. accept4 can take 0 between the host's close and open, and
     the host's close(0) can end the stats thread's client before the
-    shim has moved it out of the way.
+    shim has moved it out of the way. Not under ThreadSanitizer, which
+    reports that race and ends the host.
 """
 import copy
 import os
@@ -143,6 +144,13 @@ def main():
               f"errors {q.errors[:3]}")
 
         if not args.faulty:
+            return
+        if args.preload_first and "tsan" in os.path.basename(
+                args.preload_first):
+            # There the host's close(0) racing the thread's accept4 is
+            # a report that ends the host (exit 66) before it counts.
+            print("shared-table run skipped under ThreadSanitizer (it "
+                  "reports the race this run counts)")
             return
         faulty_args = copy.copy(args)
         faulty_args.shim = os.path.abspath(args.faulty)
