@@ -86,12 +86,11 @@ class Asker:
                 answer = harness.live_request(self.sock_dir, self.pid,
                                               "snapshot", raw=True)
             except OSError as e:
-                if os.path.exists(path):  # not the host having ended
-                    self.errors.append(f"{type(e).__name__}: {e}")
-                answer = None
+                answer = f"{type(e).__name__}: {e}"
             if answer and answer.startswith(head):
                 self.answers += 1
-            elif answer is not None:
+            elif answer is not None and os.path.exists(path):
+                # (Not the host ending: it removes the file first.)
                 self.errors.append(f"answer {answer[:80]!r}")
 
     def stop(self):
