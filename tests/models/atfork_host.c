@@ -316,7 +316,8 @@ int main(int argc, char **argv)
 		else
 			others++;
 	}
-	bool conn_failed = close_ws(&writer) != 0 || close_ws(&busy.c) != 0;
+	bool conn_failed = close_ws(&writer) != 0;
+	conn_failed |= close_ws(&busy.c) != 0; /* both, whatever the first */
 	close(writer_fd);
 	close(busy.fd);
 	peer_conn_free(&writer);
