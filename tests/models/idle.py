@@ -194,8 +194,9 @@ def case_python(args, tmp):
             if line.split()[:1] == [str(pid)]]
     print(f"wsdbg ps shows: {rows}")
     check(ps[0] == 0 and len(rows) == 1
-          and rows[0].split()[1:] == ["python3", "0", "0", "0"],
-          f"wsdbg ps lists it: python3, no connection: {ps}")
+          and rows[0].split()[1:] == ["python3", "0", "0", "0", "no",
+                                      "WebSocket", "yet"],
+          f"wsdbg ps lists it: python3, no WebSocket yet: {ps}")
     end = host.finish()
     check(end == (0, ""), f"the python host exits 0, silent: {end}")
     check(harness.wait_for(lambda: not os.path.exists(path), 3),
