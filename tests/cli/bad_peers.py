@@ -1,4 +1,4 @@
-"""The wsdbg CLI against bad peers and hostile snapshot files (issue 6).
+"""The wsdbg CLI against bad peers and hostile snapshot files.
 
   bad_peers.py WSDBG FIXTURES
 

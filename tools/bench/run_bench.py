@@ -770,7 +770,7 @@ def ratio(run, server, variant, shape, field):
 
 
 def targets(run):
-    """The issue's targets against this run. Where the shape had a
+    """The performance targets against this run. Where the shape had a
     forward-only control, its ratio is shown beside: a preload that does
     nothing, measured in the same repetitions, which on a noisy machine
     can miss the aim too. A target wsdbg misses is not judged by this run
@@ -957,7 +957,7 @@ def report(run, started, load_start):
     if run.results.get("memory"):
         parts += ["## Memory (C echo server, process RSS)", "",
                   memory_table(run), ""]
-    parts += ["## Targets (issue 5)", "", targets(run), ""]
+    parts += ["## Targets", "", targets(run), ""]
     if run.notes:
         parts += ["## Notes", ""] + ["- " + n for n in run.notes] + [""]
     return "\n".join(parts)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The runner's verdicts on issue 5's targets, from figures made up here.
+"""The runner's verdicts on the performance targets, from figures made up here.
 
     targets_test.py RUN_BENCH_PY
 
