@@ -87,17 +87,6 @@ def case_unshare(args, tmp):
           f"no socket directory made: {os.path.exists(sock_dir)}")
 
 
-def socket_inode(path):
-    """The inode of the Unix socket bound to path, or None."""
-    with open("/proc/net/unix") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 8 and fields[7] == path:
-                return int(fields[6])
-    return None
-
-
 def tables_holding(pid, inode):
     """{tid: [fd numbers]} of pid's threads whose descriptor table holds
     socket inode (threads sharing a table all list it)."""
@@ -175,7 +164,7 @@ def case_python(args, tmp):
     check(os.path.exists(path), f"listening: the socket file is there: "
           f"{os.path.exists(sock_dir) and os.listdir(sock_dir)}")
     # Bound as <pid>.sock.new and renamed once listening (stats_server.h).
-    inode = socket_inode(path + ".new")
+    inode = harness.socket_inode(path + ".new")
     holders = tables_holding(pid, inode) if inode else {}
     check(inode is not None and pid not in holders and len(holders) == 1,
           f"listening: the stats socket is in one thread's own table, "

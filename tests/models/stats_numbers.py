@@ -65,22 +65,11 @@ conn.close()
 """
 
 
-def socket_inode(path):
-    """The inode of the Unix socket bound to path, or None."""
-    with open("/proc/net/unix") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 8 and fields[7] == path:
-                return int(fields[6])
-    return None
-
-
 def stats_listener_number(sock_dir, pid):
     """The number of the stats thread's listening socket in its own
     table, or None."""
     # Bound as <pid>.sock.new and renamed once listening (stats_server.h).
-    inode = socket_inode(harness.socket_path(sock_dir, pid) + ".new")
+    inode = harness.socket_inode(harness.socket_path(sock_dir, pid) + ".new")
     if inode is None:
         return None
     for tid in os.listdir(f"/proc/{pid}/task"):

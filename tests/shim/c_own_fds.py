@@ -41,17 +41,6 @@ from harness import check
 CASES = ["close", "loop", "close_range", "closefrom", "dup2", "unshare"]
 
 
-def socket_inode(path):
-    """The inode of the listening Unix socket bound to path, or None."""
-    with open("/proc/net/unix") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 8 and fields[7] == path:
-                return int(fields[6])
-    return None
-
-
 def fds_on_socket(pid, inode):
     """pid's descriptor numbers open on socket inode."""
     found = []
@@ -68,7 +57,7 @@ def shim_listener(sock_dir, pid):
     """(fd numbers, inode) of the shim's listening socket in pid. It is
     bound as <pid>.sock.new and renamed to <pid>.sock once listening
     (stats_server.h), so the kernel lists it under the first name."""
-    inode = socket_inode(harness.socket_path(sock_dir, pid) + ".new")
+    inode = harness.socket_inode(harness.socket_path(sock_dir, pid) + ".new")
     return (fds_on_socket(pid, inode) if inode else [], inode)
 
 
@@ -76,7 +65,7 @@ def private_listener(sock_dir, pid):
     """((tid, fd) pairs outside the host's own table, inode) of the
     shim's listening socket in pid: the descriptors its threads hold in
     tables of their own."""
-    inode = socket_inode(harness.socket_path(sock_dir, pid) + ".new")
+    inode = harness.socket_inode(harness.socket_path(sock_dir, pid) + ".new")
     if not inode:
         return ([], None)
     host = set(fds_on_socket(pid, inode))

@@ -207,6 +207,17 @@ def socket_path(sock_dir, pid):
     return os.path.join(sock_dir, f"{pid}.sock")
 
 
+def socket_inode(path):
+    """The inode of the Unix socket bound to path, or None."""
+    with open("/proc/net/unix") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[7] == path:
+                return int(fields[6])
+    return None
+
+
 def live_request(sock_dir, pid, line="snapshot", raw=False):
     """Sends one request line to pid's stats socket; returns the answer
     parsed as JSON (or as text with raw), None when there is no socket."""
