@@ -955,11 +955,14 @@ Test(stats_server, a_client_that_never_reads_does_not_keep_the_next_waiting)
 	teardown(&f);
 }
 
-Test(stats_server, stalled_readers_in_every_other_slot_do_not_keep_a_ping_waiting)
+Test(stats_server, sixteen_stalled_readers_do_not_keep_a_ping_waiting)
 {
 	struct fixture f = {0};
 	char text[10001], *answer;
-	int stuck[STATS_SERVER_CLIENTS - 1];
+	enum { STUCK = 16 };
+	int stuck[STUCK];
+
+	cr_assert_gt(STATS_SERVER_CLIENTS, STUCK);
 	double t0;
 
 	make_top(&f);
@@ -973,7 +976,7 @@ Test(stats_server, stalled_readers_in_every_other_slot_do_not_keep_a_ping_waitin
 	f.s = start_in(&f, f.dir);
 	cr_assert_not_null(f.s, "%s", warned);
 
-	for (size_t i = 0; i < STATS_SERVER_CLIENTS - 1; i++) {
+	for (size_t i = 0; i < STUCK; i++) {
 		stuck[i] = client_connect(f.sock);
 		send_text(stuck[i], "snapshot\n");
 	}
@@ -984,9 +987,9 @@ Test(stats_server, stalled_readers_in_every_other_slot_do_not_keep_a_ping_waitin
 	cr_assert_str_eq(answer, "pong\n");
 	free(answer);
 	/* Served beside them, not after their deadlines (one after the
-	 * other, it would wait 15 times STATS_SERVER_WRITE_MS). */
+	 * other, it would wait 16 times STATS_SERVER_WRITE_MS). */
 	cr_assert_lt(took, STATS_SERVER_WRITE_MS / 1000.0 * 0.75);
-	for (size_t i = 0; i < STATS_SERVER_CLIENTS - 1; i++)
+	for (size_t i = 0; i < STUCK; i++)
 		close(stuck[i]);
 	teardown(&f);
 }
@@ -1005,8 +1008,8 @@ Test(stats_server, more_silent_clients_than_slots_delay_the_next_by_one_deadline
 	t0 = mono_s();
 	answer = ask(f.sock, "ping\n");
 	cr_assert_str_eq(answer, "pong\n");
-	/* The first 16 hold every slot until their read deadline, then the
-	 * rest and the ping are taken together. */
+	/* The first STATS_SERVER_CLIENTS hold every slot until their read
+	 * deadline, then the rest and the ping are taken together. */
 	cr_assert_lt(mono_s() - t0, 2 * STATS_SERVER_READ_MS / 1000.0 + 0.5);
 	free(answer);
 	for (size_t i = 0; i < STATS_SERVER_CLIENTS + 4; i++)

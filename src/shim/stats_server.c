@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -906,6 +908,29 @@ static bool stats_server_path_is_ours(struct stats_server *s)
 	return ours;
 }
 
+/*
+ * fd_adopt in a private table: moves fd up to half the descriptor limit
+ * (at most 512), so that its number is none the host's small numbers
+ * are: tools that key descriptor state by number for the whole process
+ * (ThreadSanitizer, valgrind's --track-fds) do not take the server's
+ * descriptors for the host's. Keeps fd where no such number is free.
+ */
+static int stats_server_move_high(int fd)
+{
+	struct rlimit lim;
+	int floor = 512, high;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 1024)
+		floor = (int)(lim.rlim_cur / 2);
+	if (fd >= floor)
+		return fd;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	if (high < 0)
+		return fd;
+	close(fd);
+	return high;
+}
+
 /* On the thread, before anything else: the descriptor table, then the
  * first listening socket; tells start how it went. Returns whether the
  * thread goes on (it has a socket). */
@@ -919,7 +944,8 @@ static bool stats_server_thread_start(struct stats_server *s)
 		s->thread_init();
 	if (s->private_fds && s->private_fds()) {
 		s->private_table = true;
-		s->fd_adopt = NULL; /* nothing of ours is in the host's table */
+		/* Nothing of ours is in the host's table. */
+		s->fd_adopt = stats_server_move_high;
 		s->fd_forget = NULL;
 	}
 	fd = stats_server_bind_path(s, &sock, &listener, why, sizeof(why));

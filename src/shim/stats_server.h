@@ -75,7 +75,7 @@
 #define STATS_SERVER_RETRY_MS 1000
 /* Clients served side by side: a slow or stalled reader holds one slot
  * until its deadline, never the others. */
-#define STATS_SERVER_CLIENTS 16
+#define STATS_SERVER_CLIENTS 64
 /* Pending connections the kernel queues (it caps this at somaxconn) while
  * the clients being served fill every slot: a burst of `wsdbg` queries
  * waits there rather than being refused. */
