@@ -6,8 +6,10 @@
 #      "tsan"), any report failing them;
 #   4. each libFuzzer target for a bounded time (WSDBG_FUZZ_SECONDS, 60 s
 #      each by default), with sanitizers, seeded from tests/fuzz/corpus/.
-# Ends with one line "wsdbg: N passed, N failed" and exits non-zero on any
-# failure. Build directories live under build/.
+# Ends with one line "wsdbg: N passed, N failed, N skipped" (a test skips
+# itself, saying why, when what it needs cannot run here: Chromium under
+# ASan) and exits non-zero on any failure. Build directories live under
+# build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/lib/common.sh
@@ -101,16 +103,17 @@ else
 	failed_stages+=("fuzz build")
 fi
 
-passed=$fuzz_passed failed=$fuzz_failed
+passed=$fuzz_passed failed=$fuzz_failed skipped=0
 for counts in build/plain/counts build/asan/counts build/tsan/counts; do
 	[ -f "$counts" ] || continue
-	read -r p f <"$counts"
+	read -r p f s <"$counts"
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + ${s:-0}))
 done
 if [ ${#failed_stages[@]} -gt 0 ]; then
 	echo "failed: ${failed_stages[*]}"
 	[ "$failed" -eq 0 ] && failed=${#failed_stages[@]}
 fi
-echo "wsdbg: $passed passed, $failed failed"
+echo "wsdbg: $passed passed, $failed failed, $skipped skipped"
 [ ${#failed_stages[@]} -eq 0 ]

@@ -1,8 +1,10 @@
 """Counts the tests of one `meson test` run from its testlog.json.
 
 A Criterion executable counts as the tests it ran ("Synthesis: Tested: N |
-Passing: P | Failing: F | Crashing: C"); any other test counts as one.
-Prints "PASSED FAILED" and exits 1 if anything failed or nothing ran.
+Passing: P | Failing: F | Crashing: C"); any other test counts as one; a
+test that skipped itself (exit status 77: what it needs is not there, and
+it said so) counts as skipped. Prints "PASSED FAILED SKIPPED" and exits 1
+if anything failed or nothing ran.
 """
 import json
 import re
@@ -14,10 +16,13 @@ SYNTHESIS = re.compile(
 
 
 def main(path):
-    passed = failed = 0
+    passed = failed = skipped = 0
     with open(path, encoding="utf-8", errors="replace") as log:
         for line in log:
             entry = json.loads(line)
+            if entry.get("result") == "SKIP":
+                skipped += 1
+                continue
             output = (entry.get("stdout") or "") + (entry.get("stderr") or "")
             # EXPECTEDFAIL: a should_fail test that failed as it must.
             ok = entry.get("result") in ("OK", "EXPECTEDFAIL")
@@ -32,7 +37,7 @@ def main(path):
                 passed += 1
             else:
                 failed += 1
-    print(passed, failed)
+    print(passed, failed, skipped)
     return 0 if failed == 0 and passed > 0 else 1
 
 
