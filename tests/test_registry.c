@@ -185,6 +185,29 @@ Test(registry, another_status_rejects_and_keeps_the_status)
 	registry_free(r);
 }
 
+Test(registry, a_rejected_upgrade_whose_socket_ends_is_counted_once_as_rejected)
+{
+	struct registry_config cfg = config();
+	struct registry *r = new_registry(&cfg);
+	uint64_t ids[6];
+	char *j;
+
+	/* Two accepted, four refused with 403; every socket then ends. */
+	for (int i = 0; i < 6; i++) {
+		ids[i] = open_conn(r, REGISTRY_SERVER, 10 + i);
+		answer(r, ids[i], i < 2 ? 101 : 403, 10.5 + i);
+	}
+	for (int i = 0; i < 6; i++)
+		registry_closed(r, ids[i], 20 + i);
+	j = snapshot(r);
+	assert_field(j, "totals.connections", "6");
+	assert_field(j, "totals.active", "0");
+	assert_field(j, "totals.closed", "2");
+	assert_field(j, "totals.rejected", "4");
+	free(j);
+	registry_free(r);
+}
+
 Test(registry, a_close_frame_moves_to_closing_and_the_socket_end_to_closed)
 {
 	struct registry_config cfg = config();

@@ -363,9 +363,10 @@ void registry_closed(struct registry *r, uint64_t id, double now)
 	c = r->disabled ? NULL : conn_index_get(&r->conns, id);
 	if (c && c->closed_at < 0) {
 		c->closed_at = now;
-		r->totals.closed++;
-		/* A rejected upgrade keeps its state and has no close. */
+		/* A rejected upgrade keeps its state and has no close: it is
+		 * counted once, as rejected, not also as closed. */
 		if (c->state != REGISTRY_REJECTED) {
+			r->totals.closed++;
 			c->state = REGISTRY_CLOSED;
 			if (!c->close_known) {
 				/* RFC 6455 7.1.5: no close frame seen. */
