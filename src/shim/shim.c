@@ -105,9 +105,6 @@ static _Atomic bool shim_server_private;
 /* This process has needed the server (shim_server_needed): set once,
  * under shim_server_lock; cleared in a fork child. */
 static _Atomic bool shim_server_wanted;
-/* This process (or the parent it was forked from) listened on a stream
- * socket: a fork child of it is a pre-fork worker, or about to exec. */
-static _Atomic bool shim_listened;
 
 static _Atomic int shim_state;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
@@ -841,11 +838,9 @@ void shim_server_needed(void)
 
 void shim_stream_listening(int fd)
 {
-	if (atomic_load_explicit(&shim_listened, memory_order_relaxed) ||
-	    !shim_is_stream_socket(fd))
-		return;
-	atomic_store(&shim_listened, true);
-	shim_server_needed();
+	if (!atomic_load_explicit(&shim_server_wanted, memory_order_relaxed) &&
+	    shim_is_stream_socket(fd))
+		shim_server_start_needed();
 }
 
 /* Stops it (removing its socket file). Lock held. */
@@ -1037,6 +1032,11 @@ __attribute__((constructor)) static void shim_constructor(void)
 	shim_depth++;
 	pthread_atfork(shim_atfork_prepare, shim_atfork_parent,
 		       shim_atfork_child);
+	/* A program this pid ran before exec may have left its socket (the
+	 * thread ended with exec, the file did not): gone before anyone
+	 * lists it as not answering. One lstat when there is none. */
+	if (shim.sock_dir[0])
+		stats_server_clear_stale(shim.sock_dir, shim.pid);
 	SHIM_FAULTS_ARM(true);
 	shim_depth--;
 }

@@ -1317,6 +1317,19 @@ void stats_server_forget(struct stats_server *s)
 	free(s);
 }
 
+void stats_server_clear_stale(const char *dir, int pid)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], why[256];
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%d.sock", dir, pid);
+	if (n < 0 || (size_t)n + 4 >= sizeof(path))
+		return;
+	(void)stats_server_remove_stale(path, geteuid(), why, sizeof(why));
+	memcpy(path + n, ".new", 5);
+	(void)stats_server_remove_stale(path, geteuid(), why, sizeof(why));
+}
+
 bool stats_server_private_fds(const struct stats_server *s)
 {
 	return s->private_table;

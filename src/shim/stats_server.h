@@ -186,6 +186,12 @@ void stats_server_stop(struct stats_server *s);
  */
 void stats_server_forget(struct stats_server *s);
 
+/* Removes <dir>/<pid>.sock and <dir>/<pid>.sock.new when they are sockets
+ * of our effective uid that nothing listens on: what this pid's previous
+ * program left when it exec'd with its server running (exec ends the
+ * thread, not the file). dir is absolute. Quiet; touches nothing else. */
+void stats_server_clear_stale(const char *dir, int pid);
+
 /* Whether the thread's descriptors are in a table of its own (config's
  * private_fds succeeded). */
 bool stats_server_private_fds(const struct stats_server *s);

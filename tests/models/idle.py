@@ -18,6 +18,11 @@ thread, no descriptor, no socket file. One --case per run:
                  own (/proc/PID/task/TID/fd), not the host's; `wsdbg ps`
                  lists the process (its line is printed) and the socket
                  answers "ping".
+  fork       a python server that listens, then forks: the child gets
+             no socket until it listens itself, then one of its own
+             (both answer "ping"); the child then execs `sleep` (the
+             shim still preloaded): exec ends its server's thread but not
+             its socket file, which the new program removes at start.
 The "without the shim" runs keep the sanitizer runtime a sanitizer build
 preloads, so that only the shim differs.
 """
@@ -192,15 +197,72 @@ def case_python(args, tmp):
           "the socket file is removed at exit")
 
 
+# The fork case's host: listens, forks; the child waits for a line,
+# listens, says so, waits for a line and execs sleep; the parent waits for
+# the child. Each step prints one line with the pids.
+FORK_HOST = r"""
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+pid = os.fork()
+if pid == 0:
+    print("child", os.getpid(), flush=True)
+    sys.stdin.readline()
+    c = socket.socket()
+    c.bind(("127.0.0.1", 0))
+    c.listen()
+    print("listening", flush=True)
+    sys.stdin.readline()
+    os.execv("/bin/sleep", ["sleep", "2"])
+os.waitpid(pid, 0)
+"""
+
+
+def case_fork(args, tmp):
+    sock_dir = os.path.join(tmp, "sock")
+    env = harness.shim_env(args, sock_dir)
+    proc = harness.spawn(["/usr/bin/python3", "-c", FORK_HOST], env,
+                         stdin=subprocess.PIPE)
+    child = int(proc.stdout.readline().split()[1])
+    parent_sock = harness.socket_path(sock_dir, proc.pid)
+    child_sock = harness.socket_path(sock_dir, child)
+    check(harness.wait_for(lambda: os.path.exists(parent_sock), 5),
+          "the listening parent has its socket")
+    check(not os.path.exists(child_sock),
+          "the forked child has none before it listens")
+    proc.stdin.write(b"\n")
+    proc.stdin.flush()
+    proc.stdout.readline()
+    check(harness.wait_for(lambda: os.path.exists(child_sock), 5)
+          and harness.live_request(sock_dir, child, "ping", raw=True)
+          == "pong\n",
+          "once it listens the child has a socket of its own, answering")
+    check(harness.live_request(sock_dir, proc.pid, "ping", raw=True)
+          == "pong\n", "the parent's still answers")
+    proc.stdin.write(b"\n")
+    proc.stdin.flush()
+    gone = harness.wait_for(lambda: not os.path.exists(child_sock), 1.5)
+    still = proc.poll() is None
+    check(gone and still, f"after exec the child's socket file is gone "
+          f"while sleep runs: gone {gone}, running {still}")
+    proc.stdin.close()
+    proc.stdin = None
+    proc.communicate(timeout=10)
+    check(proc.returncode == 0, f"the parent exits 0: {proc.returncode}")
+
+
 def main():
     args = harness.parse_args(lambda p: (
         p.add_argument("--cli", required=True),
         p.add_argument("--case", required=True,
-                       choices=["unshare", "python"])))
+                       choices=["unshare", "python", "fork"])))
     args.cli = os.path.abspath(args.cli)
     with harness.temp_dir() as tmp:
         if args.case == "unshare":
             case_unshare(args, tmp)
+        elif args.case == "fork":
+            case_fork(args, tmp)
         else:
             case_python(args, tmp)
 
