@@ -2,7 +2,8 @@
  * registry.h - what wsdbg knows about the process's WebSocket connections:
  * each connection's handshake, state, counters, ping round-trip times and
  * a bounded ring of its recent messages; totals for the process; and the
- * JSON snapshot (schema version 1, ../shared/DESIGN.md) built from them.
+ * JSON snapshot (schema version 1; its keys in src/registry/snapshot.c
+ * and the README) built from them.
  *
  * Bounded whatever the traffic:
  *   - at most max_connections connections are kept in detail. Open ones
