@@ -28,6 +28,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "ws_peer.h"
+
 /* The most blocks taken, whatever the limit. */
 #define MAX_BLOCKS 65536
 
@@ -64,16 +66,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	int listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (listen_fd < 0 || bind(listen_fd, (void *)&sin, sizeof(sin)) != 0 ||
-	    listen(listen_fd, 16) != 0 ||
-	    getsockname(listen_fd, (void *)&sin, &len) != 0)
+	int listen_fd = peer_listen_loopback(16);
+	if (listen_fd < 0)
 		return 1;
-	printf("PORT %d\n", ntohs(sin.sin_port));
-	fflush(stdout);
 
 	char line[64];
 	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "alloc\n") != 0)

@@ -12,7 +12,10 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -669,4 +672,24 @@ int peer_echo_session(int fd, enum peer_io io, double deadline,
 	}
 	peer_conn_free(&c);
 	return rc;
+}
+
+int peer_listen_loopback(int backlog)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (void *)&sin, sizeof(sin)) != 0 ||
+	    listen(fd, backlog) != 0 ||
+	    getsockname(fd, (void *)&sin, &len) != 0) {
+		close(fd);
+		return -1;
+	}
+	printf("PORT %d\n", ntohs(sin.sin_port));
+	fflush(stdout);
+	return fd;
 }

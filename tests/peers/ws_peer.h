@@ -126,6 +126,11 @@ int peer_echo_session(int fd, enum peer_io io, double deadline,
  * Returns 0, or -1 (not a number, trailing characters, out of range). */
 int peer_parse_long(const char *s, long min, long max, long *out);
 
+/* A TCP socket listening on 127.0.0.1 at a port the kernel picks
+ * (close-on-exec, backlog `backlog`), its port printed as "PORT <n>" on
+ * stdout (flushed). Returns the socket, or -1. */
+int peer_listen_loopback(int backlog);
+
 /* Fills n bytes with random bytes (getrandom). */
 void peer_random(void *p, size_t n);
 

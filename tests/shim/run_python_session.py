@@ -7,7 +7,7 @@ fragmented message, a close with a code), and checks:
   - the live snapshot from the server's stats socket, taken mid-session
     (before the close): the connection open, what moved so far;
   - the WSDBG_DUMP snapshot written at exit, against the schema in
-    ../shared/DESIGN.md.
+    the README and src/registry/snapshot.c.
 Usage: run_python_session.py --shim LIBWSDBG [--no-compression]
                              [--preload-first LIB]
 (--preload-first: a sanitizer runtime that must come before the shim; the
